@@ -1,0 +1,72 @@
+"""Whole-file transcription with faster-whisper (word timestamps, Silero VAD)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from loquilex.asr._words import merge_word_pieces
+from loquilex.audio import SAMPLE_RATE
+from loquilex.export import Segment, Transcript
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+__all__ = ["transcribe_array"]
+
+logger = logging.getLogger(__name__)
+
+#: Called with (seconds decoded so far, total seconds).
+ProgressCallback = Callable[[float, float], None]
+
+
+def transcribe_array(
+    model: WhisperModel,
+    audio: npt.NDArray[np.float32],
+    *,
+    model_name: str,
+    beam_size: int = 5,
+    language: str = "en",
+    progress: ProgressCallback | None = None,
+) -> Transcript:
+    """Transcribe 16 kHz mono audio into a Transcript. Blocking: call off the event loop."""
+    duration = len(audio) / SAMPLE_RATE
+    segments_iter, info = model.transcribe(
+        audio,
+        language=language,
+        beam_size=beam_size,
+        word_timestamps=True,
+        vad_filter=True,
+        condition_on_previous_text=False,
+    )
+    segments: list[Segment] = []
+    # Decoding happens while this generator is iterated.
+    for raw in segments_iter:
+        text = raw.text.strip()
+        if not text:
+            continue
+        words = tuple(merge_word_pieces(raw.words or ()))
+        segments.append(
+            Segment(
+                id=len(segments),
+                start=round(float(raw.start), 3),
+                end=round(float(raw.end), 3),
+                text=text,
+                words=words,
+                avg_logprob=round(float(raw.avg_logprob), 4),
+                no_speech_prob=round(float(raw.no_speech_prob), 4),
+            )
+        )
+        if progress is not None:
+            progress(float(raw.end), duration)
+    logger.debug("transcribed %.1f s into %d segments", duration, len(segments))
+    return Transcript(
+        segments=tuple(segments),
+        model=model_name,
+        language=info.language or language,
+        duration=round(duration, 3),
+    )

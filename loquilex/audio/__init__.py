@@ -1,0 +1,15 @@
+"""Audio in: frames on a stream clock, format conversion, file decoding and sources."""
+
+from loquilex.audio._convert import Resampler, StreamConverter, pcm_to_float
+from loquilex.audio._decode import decode_file, duration_of
+from loquilex.audio._frames import SAMPLE_RATE, AudioFrame
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioFrame",
+    "Resampler",
+    "StreamConverter",
+    "decode_file",
+    "duration_of",
+    "pcm_to_float",
+]

@@ -1,0 +1,5 @@
+"""The ``loquilex`` command line."""
+
+from loquilex.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,55 @@
+"""What every subcommand shares: settings from the layers, the model store, clean errors."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loquilex.config import Layer, Settings, load_settings
+from loquilex.models import ModelStore
+
+__all__ = ["CliError", "Context", "build_context"]
+
+
+class CliError(Exception):
+    """A usage problem found after parsing; printed as one line, exit status 2."""
+
+
+@dataclass(slots=True)
+class Context:
+    settings: Settings
+    provenance: dict[str, Layer]
+    profile: Path | None
+
+    @property
+    def store(self) -> ModelStore:
+        return ModelStore(self.settings.data_dir)
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Map the flags a subcommand defined onto the nested settings shape."""
+    mapping = {
+        "log_level": ("log_level",),
+        "log_format": ("log_format",),
+        "model": ("asr", "model"),
+        "device": ("asr", "device"),
+        "host": ("server", "host"),
+        "port": ("server", "port"),
+    }
+    out: dict[str, Any] = {}
+    for attr, path in mapping.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return out
+
+
+def build_context(args: argparse.Namespace) -> Context:
+    settings, provenance = load_settings(args.profile, _flag_overrides(args))
+    return Context(settings, provenance, args.profile)

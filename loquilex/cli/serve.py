@@ -1,0 +1,46 @@
+"""``loquilex serve``: the HTTP/WebSocket server, on 127.0.0.1 unless told otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from typing import Any
+
+from loquilex.cli._common import Context
+
+__all__ = ["register"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the captioning server")
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--model", help="model id or directory to load at startup")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    import uvicorn
+
+    from loquilex.server import create_app
+
+    app = create_app(ctx.settings)
+    server = ctx.settings.server
+    logger.info("serving on http://%s:%d", server.host, server.port)
+    # uvicorn re-raises the SIGTERM/SIGINT it caught once shutdown is complete, with the
+    # handlers that were installed before it started. A graceful stop is a success for
+    # us, so those handlers just note it and `serve` exits 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _note_stop)
+    uvicorn.run(
+        app, host=server.host, port=server.port, log_config=None, ws_max_size=4 * 1024 * 1024
+    )
+    return 0
+
+
+def _note_stop(signum: int, frame: object) -> None:
+    logger.info("stopped by %s", signal.Signals(signum).name)

@@ -1,0 +1,197 @@
+"""The one ``Settings`` object and the layering that builds it.
+
+Layers, later wins: built-in defaults → ``LX_*`` environment variables (nested with ``__``,
+e.g. ``LX_ASR__BEAM_SIZE=2``) → a TOML profile file → CLI flags / request bodies.
+:func:`load_settings` also returns where each effective value came from, which is what
+``loquilex config show`` prints.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from loquilex.errors import ConfigError
+
+__all__ = [
+    "AsrSettings",
+    "Layer",
+    "ServerSettings",
+    "Settings",
+    "StreamSettings",
+    "load_settings",
+]
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "loquilex"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "loquilex"
+
+
+class AsrSettings(BaseModel):
+    """How Whisper is loaded and run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(
+        default=None,
+        description="Model id or local directory; unset means the default set with "
+        "`loquilex models set-default` (tiny.en out of the box).",
+    )
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = Field(default="int8", description="CTranslate2 compute type.")
+    cpu_threads: int = Field(default=0, ge=0, description="0 lets CTranslate2 choose.")
+    beam_size: int = Field(default=5, ge=1, le=10, description="Beam for batch/final decodes.")
+    language: str = "en"
+
+
+class StreamSettings(BaseModel):
+    """Streaming ASR knobs: cadence, end of utterance, stabilisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decode_interval_s: float = Field(default=0.4, gt=0, description="Partial decode cadence.")
+    partial_beam: int = Field(default=1, ge=1, le=10)
+    final_beam: int = Field(default=3, ge=1, le=10)
+    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
+    eou_silence_s: float = Field(
+        default=0.45, gt=0, description="Trailing silence that ends an utterance."
+    )
+    punct_pause_s: float = Field(
+        default=0.25, gt=0, description="Pause after sentence punctuation that ends an utterance."
+    )
+    max_segment_s: float = Field(default=12.0, ge=2, le=28)
+    min_speech_s: float = Field(default=0.2, ge=0, description="Shorter blips are ignored.")
+
+
+class ServerSettings(BaseModel):
+    """The HTTP/WebSocket server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    allowed_origins: list[str] = Field(default_factory=list)
+    max_sessions: int = Field(default=8, ge=1)
+
+
+class Settings(BaseSettings):
+    """Effective process settings. Per-session settings are passed to constructors, never here."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LX_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+
+class Layer(enum.StrEnum):
+    """Where an effective value came from."""
+
+    DEFAULT = "default"
+    ENV = "env"
+    PROFILE = "profile"
+    FLAG = "flag"
+
+
+def _leaves(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_profile(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"profile file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"profile {path} is not valid TOML: {exc}") from exc
+
+
+def load_settings(
+    profile: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[Settings, dict[str, Layer]]:
+    """Build the effective settings and the layer each leaf value came from.
+
+    ``overrides`` are CLI flags or request-body values, nested like the settings
+    (``{"asr": {"model": "base"}}``); ``None`` values are treated as "not given".
+    """
+    flags = _prune_none(overrides or {})
+    profile_data = _read_profile(profile) if profile else {}
+    try:
+        # Environment is read by the settings source; profile and flags arrive as init
+        # kwargs, which pydantic-settings ranks above the environment.
+        settings = Settings(**_deep_merge(profile_data, flags))
+        env_data = EnvSettingsSource(Settings)()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from exc
+
+    provenance: dict[str, Layer] = {}
+    flag_leaves, profile_leaves, env_leaves = (
+        _leaves(flags),
+        _leaves(profile_data),
+        _leaves(env_data),
+    )
+    for path in _leaves(settings.model_dump()):
+        if _covered(path, flag_leaves):
+            layer = Layer.FLAG
+        elif _covered(path, profile_leaves):
+            layer = Layer.PROFILE
+        elif _covered(path, env_leaves):
+            layer = Layer.ENV
+        else:
+            layer = Layer.DEFAULT
+        provenance[".".join(path)] = layer
+    return settings, provenance
+
+
+def _covered(path: tuple[str, ...], leaves: dict[tuple[str, ...], Any]) -> bool:
+    return any(path[: len(leaf)] == leaf for leaf in leaves)
+
+
+def _prune_none(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            pruned = _prune_none(value)
+            if pruned:
+                out[key] = pruned
+        elif value is not None:
+            out[key] = value
+    return out

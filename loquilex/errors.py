@@ -1,0 +1,51 @@
+"""LoquiLex's exception hierarchy.
+
+Every error a user can cause or meet derives from :class:`LoquiLexError`. Library errors
+(PyAV, CTranslate2, pip) are translated at the boundary with ``raise ... from exc`` so that the
+CLI and the server can show one clean line while the logs keep the traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioDecodeError",
+    "AudioFormatError",
+    "ConfigError",
+    "LoquiLexError",
+    "ModelError",
+    "ModelInstallError",
+    "ModelNotFoundError",
+    "SessionError",
+]
+
+
+class LoquiLexError(Exception):
+    """Base class: the message is safe to show to a user as one line."""
+
+
+class ConfigError(LoquiLexError):
+    """A settings value or profile file is invalid."""
+
+
+class AudioDecodeError(LoquiLexError):
+    """An audio file is missing, unreadable, truncated or not audio at all."""
+
+
+class AudioFormatError(LoquiLexError):
+    """Audio frames arrived in a format we cannot interpret (odd byte count, bad rate...)."""
+
+
+class ModelError(LoquiLexError):
+    """A model directory exists but cannot be loaded."""
+
+
+class ModelNotFoundError(ModelError):
+    """A model id is unknown, or known but not installed."""
+
+
+class ModelInstallError(ModelError):
+    """Installing or assembling a model failed."""
+
+
+class SessionError(LoquiLexError):
+    """A session cannot do what was asked of it."""

@@ -1,0 +1,146 @@
+"""Subtitle and text formats.
+
+Cues follow common broadcast rules: at most two lines of at most 42 characters and at most
+7 seconds on screen. Long segments are split at word boundaries using word timestamps;
+segments without words get times shared out by character count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from loquilex.export._transcript import Segment, Transcript, Word
+
+__all__ = ["FORMATS", "Cue", "render", "split_cues"]
+
+MAX_LINE = 42
+MAX_LINES = 2
+MAX_CUE_S = 7.0
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One subtitle: already wrapped lines and times in seconds."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+
+def _wrap(words: Sequence[str], width: int = MAX_LINE) -> list[str]:
+    """Greedy wrap at word boundaries; a word longer than ``width`` gets a line of its own."""
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _words_of(segment: Segment) -> list[Word]:
+    if segment.words:
+        return [Word(w.w.strip(), w.t0, w.t1, w.conf) for w in segment.words if w.w.strip()]
+    tokens = segment.text.split()
+    if not tokens:
+        return []
+    total = sum(len(t) + 1 for t in tokens)
+    span = max(segment.end - segment.start, 0.0)
+    out, t = [], segment.start
+    for token in tokens:
+        dt = span * (len(token) + 1) / total
+        out.append(Word(token, t, t + dt, 1.0))
+        t += dt
+    return out
+
+
+def split_cues(segments: Sequence[Segment]) -> list[Cue]:
+    """Segments → cues that respect the line, line-count and duration limits."""
+    cues: list[Cue] = []
+    for segment in segments:
+        words = _words_of(segment)
+        group: list[Word] = []
+        for word in words:
+            trial = [*group, word]
+            fits = len(_wrap([w.w for w in trial])) <= MAX_LINES
+            short = word.t1 - trial[0].t0 <= MAX_CUE_S
+            if group and not (fits and short):
+                cues.append(_cue(group))
+                group = [word]
+            else:
+                group = trial
+        if group:
+            cues.append(_cue(group))
+    return cues
+
+
+def _cue(group: list[Word]) -> Cue:
+    start = group[0].t0
+    end = max(group[-1].t1, start)
+    return Cue(start, end, tuple(_wrap([w.w for w in group])))
+
+
+def _timestamp(seconds: float, sep: str) -> str:
+    ms = max(round(seconds * 1000), 0)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _srt_clean(text: str) -> str:
+    # SRT has no escaping; a literal arrow would be misread as a timing line by some players.
+    return text.replace("-->", "->")
+
+
+def to_vtt(transcript: Transcript) -> str:
+    blocks = ["WEBVTT\n"]
+    for index, cue in enumerate(split_cues(transcript.segments), start=1):
+        timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
+        text = "\n".join(_vtt_escape(line) for line in cue.lines)
+        blocks.append(f"{index}\n{timing}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def to_srt(transcript: Transcript) -> str:
+    blocks = []
+    for index, cue in enumerate(split_cues(transcript.segments), start=1):
+        timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
+        text = "\n".join(_srt_clean(line) for line in cue.lines)
+        blocks.append(f"{index}\n{timing}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def to_txt(transcript: Transcript) -> str:
+    lines = [" ".join(s.text.split()) for s in transcript.segments]
+    text = "\n".join(line for line in lines if line)
+    return text + "\n" if text else ""
+
+
+def to_json(transcript: Transcript) -> str:
+    return transcript.to_json()
+
+
+FORMATS: dict[str, Callable[[Transcript], str]] = {
+    "txt": to_txt,
+    "json": to_json,
+    "vtt": to_vtt,
+    "srt": to_srt,
+}
+
+
+def render(transcript: Transcript, fmt: str) -> str:
+    try:
+        return FORMATS[fmt](transcript)
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}") from None

@@ -1,0 +1,111 @@
+"""The lossless transcript model and its JSON form (the format every other is made from)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loquilex.errors import LoquiLexError
+
+__all__ = ["Segment", "Transcript", "TranscriptFormatError", "Word"]
+
+SCHEMA_VERSION = 1
+
+
+class TranscriptFormatError(LoquiLexError):
+    """A transcript JSON file does not have the expected shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A word with its audio times (seconds) and confidence (0..1)."""
+
+    w: str
+    t0: float
+    t1: float
+    conf: float
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A finalized stretch of speech."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    speaker_id: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """Everything we know about a transcription; JSON round-trips it exactly."""
+
+    segments: tuple[Segment, ...] = ()
+    model: str = ""
+    language: str = "en"
+    duration: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments if s.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": SCHEMA_VERSION,
+            "model": self.model,
+            "language": self.language,
+            "duration": self.duration,
+            "segments": [asdict(s) for s in self.segments],
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
+        try:
+            segments = tuple(
+                Segment(
+                    id=int(s["id"]),
+                    start=float(s["start"]),
+                    end=float(s["end"]),
+                    text=str(s["text"]),
+                    words=tuple(
+                        Word(str(w["w"]), float(w["t0"]), float(w["t1"]), float(w["conf"]))
+                        for w in s.get("words", ())
+                    ),
+                    speaker_id=s.get("speaker_id"),
+                    avg_logprob=s.get("avg_logprob"),
+                    no_speech_prob=s.get("no_speech_prob"),
+                )
+                for s in data["segments"]
+            )
+            return cls(
+                segments=segments,
+                model=str(data.get("model", "")),
+                language=str(data.get("language", "en")),
+                duration=float(data.get("duration", 0.0)),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TranscriptFormatError(f"not a LoquiLex transcript: {exc!r}") from exc
+
+    @classmethod
+    def load(cls, path: Path) -> Transcript:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise TranscriptFormatError(f"{path}: no such file") from exc
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise TranscriptFormatError(f"{path}: not a JSON transcript") from exc
+        if not isinstance(data, dict):
+            raise TranscriptFormatError(f"{path}: not a JSON transcript")
+        return cls.from_dict(data)

@@ -1,0 +1,82 @@
+"""Validate model directories and load one shared ``WhisperModel`` per configuration."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loquilex.errors import ModelError
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+__all__ = ["load_whisper", "resolve_device", "validate_model_dir"]
+
+logger = logging.getLogger(__name__)
+
+_REQUIRED = ("model.bin", "config.json", "tokenizer.json")
+_cache: dict[tuple[str, str, str, int], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def validate_model_dir(path: Path) -> None:
+    """Raise ModelError with a fix-it hint unless ``path`` looks like a CTranslate2 Whisper dir."""
+    if not path.is_dir():
+        raise ModelError(f"model directory {path} does not exist")
+    missing = [name for name in _REQUIRED if not (path / name).is_file()]
+    if not (path / "vocabulary.txt").is_file() and not (path / "vocabulary.json").is_file():
+        missing.append("vocabulary.txt|vocabulary.json")
+    if missing:
+        raise ModelError(
+            f"model directory {path} is broken (missing {', '.join(missing)}); "
+            "reinstall it with `loquilex models install ID` or point at a CTranslate2 Whisper model"
+        )
+    try:
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"model directory {path} is broken (unreadable config.json); reinstall it"
+        ) from exc
+    if (path / "model.bin").stat().st_size < 1024:
+        raise ModelError(f"model directory {path} is broken (model.bin is truncated); reinstall it")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when CTranslate2 sees a CUDA device, else ``cpu``."""
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def load_whisper(
+    path: Path, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0
+) -> WhisperModel:
+    """Load (once per process and configuration) the model at ``path``."""
+    validate_model_dir(path)
+    device = resolve_device(device)
+    if device == "cuda" and compute_type == "int8":
+        compute_type = "int8_float16"
+    key = (str(path.resolve()), device, compute_type, cpu_threads)
+    with _cache_lock:
+        model = _cache.get(key)
+        if model is None:
+            from faster_whisper import WhisperModel
+
+            logger.debug("loading Whisper model from %s on %s (%s)", path, device, compute_type)
+            try:
+                model = WhisperModel(
+                    str(path),
+                    device=device,
+                    compute_type=compute_type,
+                    cpu_threads=cpu_threads,
+                    local_files_only=True,
+                )
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise ModelError(f"cannot load model at {path}: {exc}") from exc
+            _cache[key] = model
+    return model

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System packages the tests need: espeak-ng (speech), sox (conversion).
+# Installs only what is missing, so it is fast when everything is there.
+set -euo pipefail
+
+need=()
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)
+command -v make >/dev/null 2>&1 || need+=(make)
+
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+echo "installing system packages: ${need[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,39 @@
+"""Word error rate and its normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from loquilex.bench import normalize_text, word_error_rate
+from loquilex.bench._wer import number_to_words
+
+
+def test_normalisation() -> None:
+    assert normalize_text("Hello, World! It's 42%.") == [
+        "hello",
+        "world",
+        "its",
+        "forty",
+        "two",
+        "percent",
+    ]
+    assert normalize_text("Forty-two") == ["forty", "two"]
+    assert normalize_text("1,500 people") == ["one", "thousand", "five", "hundred", "people"]
+    assert number_to_words(2026) == "two thousand twenty six"
+
+
+@pytest.mark.parametrize(
+    ("ref", "hyp", "wer"),
+    [
+        ("the cat sat", "the cat sat", 0.0),
+        ("the cat sat", "The cat, sat.", 0.0),
+        ("the cat sat", "the bat sat", 1 / 3),
+        ("the cat sat", "the cat", 1 / 3),
+        ("the cat sat", "the cat sat down today", 2 / 3),
+        ("meet at 10", "meet at ten", 0.0),
+        ("", "", 0.0),
+        ("", "noise", 1.0),
+    ],
+)
+def test_word_error_rate(ref: str, hyp: str, wer: float) -> None:
+    assert word_error_rate(ref, hyp) == pytest.approx(wer)
