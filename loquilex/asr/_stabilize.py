@@ -1,0 +1,102 @@
+"""Hypothesis hygiene and LocalAgreement stabilisation, as pure functions.
+
+A word becomes stable when two consecutive decodes agree on it (LocalAgreement-2, as in
+whisper_streaming); stable words are then forced as the decoder prefix, so they can never
+change. Before agreement, each hypothesis is cleaned of the usual Whisper failure modes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from loquilex.asr._engine import Hypothesis, HypWord
+from loquilex.export import Word
+
+__all__ = [
+    "agree",
+    "clean_tail",
+    "drop_overlap",
+    "ends_sentence",
+    "is_hallucination",
+    "norm_word",
+    "truncate_loops",
+]
+
+_NORM = re.compile(r"[^\w']+")
+_SENTENCE_END = re.compile(r"[.!?。！？][\"'”)\]]*$")
+
+
+def norm_word(text: str) -> str:
+    return _NORM.sub("", text.lower())
+
+
+def ends_sentence(text: str) -> bool:
+    return bool(_SENTENCE_END.search(text.strip()))
+
+
+def is_hallucination(
+    hyp: Hypothesis,
+    *,
+    no_speech_threshold: float = 0.6,
+    logprob_threshold: float = -1.0,
+    compression_threshold: float = 2.4,
+) -> bool:
+    """Whisper's own rejection rules: silence-like and low-confidence, or too repetitive."""
+    if hyp.no_speech_prob > no_speech_threshold and hyp.avg_logprob < logprob_threshold:
+        return True
+    return hyp.compression_ratio > compression_threshold
+
+
+def truncate_loops(words: Sequence[HypWord], n: int = 3) -> list[HypWord]:
+    """Cut at the first place where an n-gram repeats an earlier n-gram of the same window:
+    Whisper's repetition loops ("the quick round ... the quick round") start exactly so."""
+    keys = [norm_word(w.text) for w in words]
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(keys) - n + 1):
+        gram = tuple(keys[i : i + n])
+        if gram in seen:
+            return list(words[:i])
+        seen.add(gram)
+    return list(words)
+
+
+def clean_tail(
+    words: Sequence[HypWord], audio_end: float, context: Sequence[HypWord] = ()
+) -> list[HypWord]:
+    """Drop loop repeats (also of the forced ``context`` words before them) and zero-length
+    words squeezed against the end of the audio (alignment puts words Whisper invented past
+    the speech there)."""
+    out = truncate_loops([*context, *words])[len(context) :]
+    while out and out[-1].t1 - out[-1].t0 < 0.04 and out[-1].t0 >= audio_end - 0.1:
+        out.pop()
+    return out
+
+
+def drop_overlap(committed: Sequence[Word], words: Sequence[Word], max_n: int = 4) -> list[Word]:
+    """A window that starts right after the stable words may hear the last of them again;
+    drop the longest head of ``words`` (up to ``max_n``) that repeats the stable tail and
+    starts before the last stable word has ended."""
+    if not committed or not words:
+        return list(words)
+    for n in range(min(max_n, len(committed), len(words)), 0, -1):
+        tail = [norm_word(w.w) for w in committed[-n:]]
+        head = [norm_word(w.w) for w in words[:n]]
+        if tail == head and words[0].t0 <= committed[-1].t1 + 0.3:
+            return list(words[n:])
+    return list(words)
+
+
+def agree(previous: Sequence[Word], current: Sequence[Word], *, keep_last: bool) -> int:
+    """How many leading words of ``current`` the ``previous`` hypothesis confirms.
+
+    With ``keep_last`` the newest word is never confirmed: it may be cut off by the window.
+    """
+    n = 0
+    for a, b in zip(previous, current, strict=False):
+        if norm_word(a.w) != norm_word(b.w) or not norm_word(b.w):
+            break
+        n += 1
+    if keep_last:
+        n = min(n, max(len(current) - 1, 0))
+    return n

@@ -1,0 +1,193 @@
+"""faster-whisper/CTranslate2 engine tuned for short streaming windows.
+
+``WhisperModel.transcribe`` pads every call to a 30 s encoder window: 0.45 CPU-s for tiny.en
+on this class of machine, whatever the audio length, which would make a streaming re-decode
+cadence unaffordable. Here the encoder sees only the window plus a second of silence
+(≈0.03 s for 2 s of audio). Text said before the window goes in as the ``<|startofprev|>``
+prompt, which CTranslate2 runs in one pass; known words at the start of the window are forced
+as a decoder prefix (forced token by token, so kept short by the caller). Words are timed by
+CTranslate2's cross-attention alignment. Everything reuses the loaded
+``WhisperModel`` (its feature extractor, tokenizer and CTranslate2 model), so one model
+serves batch transcription and every stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from loquilex.asr._engine import EngineCapabilities, Hypothesis, HypWord
+from loquilex.audio import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+__all__ = ["WhisperEngine"]
+
+logger = logging.getLogger(__name__)
+
+_PREPEND = "\"'“¿([{-"
+_APPEND = "\"'.。,，!！?？:：”)]}、"
+#: Frames of 10 ms; the encoder halves them, so keep an even count.
+_HOP = 160
+#: Generated tokens allowed per second of audio, plus a constant: fast speech is about
+#: 4 tokens/s, so this bounds runaway loops without cutting real speech.
+_TOKENS_PER_S = 6
+_TOKENS_BASE = 8
+#: Silence appended after the window: without it Whisper cannot tell that speech has ended
+#: and tends to drop the last word or start the text over ("… morning. We are meeting …").
+_TAIL_PAD_S = 1.0
+
+
+def _compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 1.0
+
+
+class WhisperEngine:
+    """:class:`AsrEngine` over a loaded ``faster_whisper.WhisperModel``. Thread-safe: calls
+    are serialised per engine, since CTranslate2 runs them on one replica anyway."""
+
+    capabilities = EngineCapabilities(word_timestamps=True, max_window_s=30.0)
+
+    def __init__(
+        self, model: WhisperModel, language: str = "en", *, timestamps: bool = True
+    ) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self._model = model
+        multilingual = bool(model.model.is_multilingual)
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            multilingual,
+            task="transcribe",
+            language=language if multilingual else "en",
+        )
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
+        self._lock = threading.Lock()
+        # Timestamp mode costs two tokens a segment but lets Whisper say where speech ends,
+        # which keeps it from inventing words at the edge of short windows.
+        self.timestamps = timestamps
+
+    def decode(
+        self,
+        audio: npt.NDArray[np.float32],
+        *,
+        prompt: str = "",
+        prefix: Sequence[str] = (),
+        beam_size: int = 1,
+    ) -> Hypothesis:
+        with self._lock:
+            return self._decode(audio, prompt, list(prefix), beam_size)
+
+    def _encode(self, audio: npt.NDArray[np.float32]) -> tuple[Any, int]:
+        import ctranslate2
+
+        padded = np.concatenate([audio, np.zeros(int(_TAIL_PAD_S * SAMPLE_RATE), np.float32)])
+        features = self._model.feature_extractor(padded, padding=0)
+        frames = features.shape[-1] - (features.shape[-1] % 2)
+        features = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(features))
+        return encoded, frames
+
+    def _decode(
+        self, audio: npt.NDArray[np.float32], prompt: str, prefix: list[str], beam_size: int
+    ) -> Hypothesis:
+        tok = self._tokenizer
+        encoded, _ = self._encode(audio)
+        prefix_tokens = tok.encode(" " + " ".join(prefix)) if prefix else []
+        previous = tok.encode(" " + prompt.strip())[-48:] if prompt.strip() else []
+        sequence: list[int] = []
+        if previous:
+            sequence += [tok.sot_prev, *previous]
+        sequence += tok.sot_sequence
+        if self.timestamps:
+            sequence.append(tok.timestamp_begin)
+        else:
+            sequence.append(tok.no_timestamps)
+        sequence += prefix_tokens
+        duration = len(audio) / SAMPLE_RATE
+        max_new = int(duration * _TOKENS_PER_S) + _TOKENS_BASE
+        result = self._model.model.generate(
+            encoded,
+            [sequence],
+            beam_size=beam_size,
+            patience=1,
+            length_penalty=1,
+            max_length=min(len(sequence) + max_new, 440),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=not prefix_tokens,
+            suppress_tokens=self._suppress,
+            max_initial_timestamp_index=50,
+        )[0]
+        # Timestamp tokens only mark where Whisper thinks speech ends (which keeps it from
+        # running past the audio); the words are timed by alignment.
+        # The result repeats the forced prefix, which is not part of what was recognised.
+        produced = [t for t in result.sequences_ids[0] if t < tok.eot]
+        if produced[: len(prefix_tokens)] == prefix_tokens:
+            produced = produced[len(prefix_tokens) :]
+        seq_len = max(len(result.sequences_ids[0]), 1)
+        avg_logprob = float(result.scores[0]) * seq_len / (seq_len + 1)
+        words = self._align(prefix_tokens + produced, encoded, int(len(audio) / _HOP))
+        generated_text = tok.decode(produced)
+        return Hypothesis(
+            words=tuple(words),
+            prefix_len=min(len(prefix), len(words)),
+            avg_logprob=avg_logprob,
+            no_speech_prob=float(result.no_speech_prob),
+            compression_ratio=_compression_ratio(generated_text),
+        )
+
+    def _align(self, text_tokens: list[int], encoded: Any, frames: int) -> list[HypWord]:
+        from faster_whisper.transcribe import merge_punctuations
+
+        if not text_tokens:
+            return []
+        tok = self._tokenizer
+        result = self._model.model.align(
+            encoded, tok.sot_sequence, [text_tokens], max(frames, 2), median_filter_width=7
+        )[0]
+        text_indices = np.array([pair[0] for pair in result.alignments])
+        time_indices = np.array([pair[1] for pair in result.alignments])
+        words, word_tokens = tok.split_to_word_tokens([*text_tokens, tok.eot])
+        if len(word_tokens) <= 1 or len(text_indices) == 0:
+            return []
+        boundaries = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
+        jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+        jump_times = time_indices[jumps] / 50.0  # 20 ms per encoder position
+        probs = result.text_token_probs
+        alignment = []
+        for index, (word, tokens) in enumerate(zip(words[:-1], word_tokens[:-1], strict=True)):
+            i, j = int(boundaries[index]), int(boundaries[index + 1])
+            t0 = float(jump_times[i]) if i < len(jump_times) else float(jump_times[-1])
+            t1 = float(jump_times[j]) if j < len(jump_times) else float(jump_times[-1])
+            alignment.append(
+                {
+                    "word": word,
+                    "tokens": tokens,
+                    "start": t0,
+                    "end": t1,
+                    "probability": float(np.mean(probs[i:j])) if j > i else 0.0,
+                }
+            )
+        merge_punctuations(alignment, _PREPEND, _APPEND)
+        out: list[HypWord] = []
+        limit = frames * _HOP / SAMPLE_RATE  # no word ends after the real audio
+        for item in alignment:
+            text = str(item["word"]).strip()
+            if not text:
+                continue
+            t0 = min(float(item["start"]), limit)
+            t1 = min(max(float(item["end"]), t0), limit)
+            out.append(
+                HypWord(text, round(t0, 3), round(t1, 3), round(float(item["probability"]), 4))
+            )
+        return out
