@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -83,7 +83,7 @@ class StreamConfig:
 
     decode_interval_s: float = 0.5
     partial_beam: int = 1
-    final_beam: int = 3
+    final_beam: int = 5
     vad_threshold: float = 0.5
     vad_neg_threshold: float | None = None
     eou_silence_s: float = 0.5
@@ -95,6 +95,12 @@ class StreamConfig:
     left_context_s: float = 1.0
     prompt_words: int = 40
     max_backlog_s: float = 1.5
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> StreamConfig:
+        """Build from ``Settings.stream`` (or any object with matching attributes)."""
+        names = [f for f in cls.__dataclass_fields__ if hasattr(settings, f)]
+        return cls(**{name: getattr(settings, name) for name in names})
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,22 +57,26 @@ class AsrSettings(BaseModel):
 
 
 class StreamSettings(BaseModel):
-    """Streaming ASR knobs: cadence, end of utterance, stabilisation."""
+    """Streaming ASR knobs (see ``loquilex.asr.StreamConfig`` for what each does)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    decode_interval_s: float = Field(default=0.4, gt=0, description="Partial decode cadence.")
+    decode_interval_s: float = Field(default=0.5, gt=0, description="Partial re-decode cadence.")
     partial_beam: int = Field(default=1, ge=1, le=10)
-    final_beam: int = Field(default=3, ge=1, le=10)
+    final_beam: int = Field(default=5, ge=1, le=10)
     vad_threshold: float = Field(default=0.5, gt=0, lt=1)
     eou_silence_s: float = Field(
-        default=0.45, gt=0, description="Trailing silence that ends an utterance."
+        default=0.5, gt=0, description="Trailing silence that ends an utterance."
     )
     punct_pause_s: float = Field(
         default=0.25, gt=0, description="Pause after sentence punctuation that ends an utterance."
     )
     max_segment_s: float = Field(default=12.0, ge=2, le=28)
     min_speech_s: float = Field(default=0.2, ge=0, description="Shorter blips are ignored.")
+    commit_lag_s: float = Field(
+        default=0.8, ge=0, description="Right context before a word is stable."
+    )
+    left_context_s: float = Field(default=1.0, ge=0, le=5)
 
 
 class ServerSettings(BaseModel):

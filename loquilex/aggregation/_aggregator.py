@@ -1,0 +1,172 @@
+"""PartialFinalAggregator: recognised utterances → PARTIAL/FINALIZED envelopes.
+
+It enforces SPEC §2 guarantees 1-3 whatever the recogniser does: each utterance gets one
+``seg-N`` id (N from 0, in order of first appearance), zero or more PARTIALs precede exactly
+one FINALIZED, anything for a segment after its FINALIZED is discarded, and FINALIZED events
+never go backwards in ``ts_audio_start``. It also keeps what a reconnecting client needs to
+redraw the screen (:meth:`snapshot`). Pure logic: no I/O, no threads; the clock is injected.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from loquilex.asr import AsrEvent, UtteranceFinal, UtterancePartial
+from loquilex.export import Segment, Word
+from loquilex.protocol import (
+    Envelope,
+    EventEmitter,
+    FinalizedPayload,
+    FinalSegment,
+    PartialPayload,
+    PartialSegment,
+    SnapshotPayload,
+    WordModel,
+)
+
+__all__ = ["PartialFinalAggregator"]
+
+logger = logging.getLogger(__name__)
+
+
+def _words(words: tuple[Word, ...]) -> list[WordModel]:
+    return [WordModel(w=w.w, t0=w.t0, t1=w.t1, conf=min(max(w.conf, 0.0), 1.0)) for w in words]
+
+
+@dataclass(slots=True)
+class _SegmentState:
+    segment_id: str
+    opened_at: float  # injected monotonic clock
+    final: bool = False
+
+
+class PartialFinalAggregator:
+    """Turns :class:`AsrEvent` into envelopes through one :class:`EventEmitter`."""
+
+    def __init__(
+        self,
+        emitter: EventEmitter,
+        *,
+        recent_finals: int = 50,
+        clock: Callable[[], float] = time.monotonic,
+        speaker_id: str | None = None,
+    ) -> None:
+        self.emitter = emitter
+        self._clock = clock
+        self._speaker = speaker_id
+        self._segments: dict[int, _SegmentState] = {}
+        self._next_segment = 0
+        self._last_final_start = float("-inf")
+        self._recent: deque[dict[str, Any]] = deque(maxlen=recent_finals)
+        self._live: dict[str, Any] | None = None
+        self.late_partials = 0
+        self.duplicate_finals = 0
+        self.finals: list[Segment] = []
+
+    def handle(self, event: AsrEvent) -> list[Envelope]:
+        if isinstance(event, UtterancePartial):
+            return self.on_partial(event)
+        return self.on_final(event)
+
+    def _segment(self, utterance: int) -> _SegmentState:
+        state = self._segments.get(utterance)
+        if state is None:
+            state = _SegmentState(f"seg-{self._next_segment}", self._clock())
+            self._next_segment += 1
+            self._segments[utterance] = state
+        return state
+
+    def on_partial(self, event: UtterancePartial) -> list[Envelope]:
+        known = self._segments.get(event.utterance)
+        if known is not None and known.final:
+            self.late_partials += 1
+            logger.debug("discarding late partial for %s", known.segment_id)
+            return []
+        state = self._segment(event.utterance)
+        segment = PartialSegment(
+            start=event.start,
+            end=event.end,
+            text=event.text,
+            stable_text=event.stable_text,
+            unstable_text=event.text[len(event.stable_text) :].lstrip(),
+            speaker_id=self._speaker,
+            words=_words(event.stable + event.unstable),
+        )
+        envelope = self.emitter.emit(
+            "PARTIAL",
+            PartialPayload(segment=segment, confidence=event.confidence),
+            segment_id=state.segment_id,
+            ts_audio_start=event.start,
+            ts_audio_end=event.end,
+        )
+        self._live = {"segment_id": state.segment_id, **segment.model_dump(mode="json")}
+        return [envelope]
+
+    def on_final(self, event: UtteranceFinal) -> list[Envelope]:
+        known = self._segments.get(event.utterance)
+        if known is not None and known.final:
+            self.duplicate_finals += 1
+            logger.warning("discarding second FINALIZED for %s", known.segment_id)
+            return []
+        state = self._segment(event.utterance)
+        state.final = True
+        start = event.start
+        if start < self._last_final_start:
+            logger.warning(
+                "clamping %s start %.3f to keep finals monotonic", state.segment_id, start
+            )
+            start = self._last_final_start
+        self._last_final_start = start
+        end = max(event.end, start)
+        segment = FinalSegment(
+            start=start,
+            end=end,
+            text=event.text,
+            speaker_id=self._speaker,
+            words=_words(event.words),
+            audio_state={
+                "utterance": event.utterance,
+                "open_s": round(self._clock() - state.opened_at, 3),
+                **(
+                    {"avg_logprob": round(event.avg_logprob, 4)}
+                    if event.avg_logprob is not None
+                    else {}
+                ),
+            },
+        )
+        envelope = self.emitter.emit(
+            "FINALIZED",
+            FinalizedPayload(segment=segment, eou_reason=event.eou_reason),
+            segment_id=state.segment_id,
+            ts_audio_start=start,
+            ts_audio_end=end,
+        )
+        if self._live is not None and self._live["segment_id"] == state.segment_id:
+            self._live = None
+        if event.text:
+            self._recent.append({"segment_id": state.segment_id, **segment.model_dump(mode="json")})
+            self.finals.append(
+                Segment(
+                    len(self.finals),
+                    start,
+                    end,
+                    event.text,
+                    event.words,
+                    self._speaker,
+                    event.avg_logprob,
+                )
+            )
+        return [envelope]
+
+    def snapshot(self) -> SnapshotPayload:
+        """Recent finals, the live partial and the last event id: enough to redraw a screen."""
+        return SnapshotPayload(
+            recent_finals=list(self._recent),
+            live_partial=dict(self._live) if self._live is not None else None,
+            last_event_id=self.emitter.last_event_id,
+        )

@@ -1,0 +1,92 @@
+"""CaptionPipeline: audio source → StreamingASR (on the scheduler) → aggregator → sink."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from loquilex.aggregation import PartialFinalAggregator
+from loquilex.asr import AsyncRecognizer, DecodeScheduler, StreamingASR
+from loquilex.audio import AudioSource
+from loquilex.protocol import Envelope
+
+__all__ = ["CaptionPipeline", "EventSink"]
+
+logger = logging.getLogger(__name__)
+
+#: Receives every envelope the pipeline produces, in order, on the event loop.
+EventSink = Callable[[Envelope], None]
+
+
+class CaptionPipeline:
+    """Runs one stream until its source ends or :meth:`stop` is called; the open utterance
+    is always flushed as FINALIZED before :meth:`run` returns."""
+
+    def __init__(
+        self,
+        source: AudioSource,
+        asr: StreamingASR,
+        scheduler: DecodeScheduler,
+        aggregator: PartialFinalAggregator,
+        sink: EventSink,
+        *,
+        name: str = "",
+    ) -> None:
+        self.source = source
+        self.asr = asr
+        self.aggregator = aggregator
+        self._scheduler = scheduler
+        self._sink = sink
+        self._name = name
+        self._recognizer: AsyncRecognizer | None = None
+
+    async def run(self) -> None:
+        recognizer = AsyncRecognizer(self.asr, self._scheduler, name=self._name)
+        self._recognizer = recognizer
+        feeder = asyncio.create_task(self._feed(recognizer), name=f"feed-{self._name}")
+        try:
+            async for event in recognizer.events():
+                for envelope in self.aggregator.handle(event):
+                    self._sink(envelope)
+        finally:
+            if not feeder.done():
+                feeder.cancel()
+            recognizer.close()
+            # Re-raises what stopped the source (a microphone error, say).
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+
+    async def _feed(self, recognizer: AsyncRecognizer) -> None:
+        try:
+            async for frame in self.source.frames():
+                recognizer.feed(frame.samples)
+                if not self.source.realtime:
+                    await recognizer.caught_up()
+        finally:
+            recognizer.end()
+
+    def finalize(self) -> None:
+        """Force the open utterance to FINALIZED now (SIGUSR1, REST finalize)."""
+        if self._recognizer is None:
+            raise RuntimeError("pipeline is not running")
+        self._recognizer.finalize()
+
+    def stop(self) -> None:
+        """End the audio; ``run`` returns once the open utterance is flushed."""
+        self.source.close()
+
+    def stats(self) -> dict[str, Any]:
+        st = self.asr.stats
+        return {
+            "audio_s": round(st.audio_s, 3),
+            "finals": st.finals,
+            "partial_decodes": st.partial_decodes,
+            "final_decodes": st.final_decodes,
+            "skipped_partials": st.skipped_partials,
+            "decode_s": round(st.decode_s, 3),
+            "max_window_s": round(st.max_window_s, 3),
+            "late_partials_dropped": self.aggregator.late_partials,
+        }
