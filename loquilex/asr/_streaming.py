@@ -275,7 +275,7 @@ class StreamingASR:
         utt = self._utt
         if (
             utt is not None
-            and utt.silence_run == 0
+            and utt.silence_run < self.config.punct_pause_s * SAMPLE_RATE
             and self._vad_pos - utt.last_decode >= self.config.decode_interval_s * SAMPLE_RATE
             and utt.speech_samples >= self.config.min_speech_s * SAMPLE_RATE
         ):

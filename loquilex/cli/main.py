@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from loquilex import __version__
-from loquilex.cli import config_cmd, doctor, export, live, models, serve, transcribe
+from loquilex.cli import bench, config_cmd, doctor, export, live, models, serve, transcribe
 from loquilex.cli._common import CliError, Context, build_context
 from loquilex.errors import LoquiLexError
 from loquilex.logs import configure_logging
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--log-format", choices=["text", "json"])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (serve, live, transcribe, export, models, doctor, config_cmd):
+    for module in (serve, live, transcribe, export, models, doctor, config_cmd, bench):
         module.register(sub)
     return parser
 

@@ -1,0 +1,224 @@
+"""``loquilex bench stream``: replay a recording at real time through the live engine.
+
+Every stream runs the same :class:`CaptionPipeline` the server and ``loquilex live`` use,
+all sharing one model and one scheduler. Wall-clock times are taken when each envelope
+reaches the sink, so latencies include decoding, queueing and scheduling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import resource
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loquilex.aggregation import PartialFinalAggregator
+from loquilex.asr import (
+    DecodeScheduler,
+    StreamConfig,
+    StreamingASR,
+    WhisperEngine,
+    transcribe_array,
+)
+from loquilex.audio import FileSource
+from loquilex.bench._speech import SpeechClip
+from loquilex.bench._wer import word_error_rate
+from loquilex.protocol import Envelope, EventEmitter
+from loquilex.session import CaptionPipeline
+
+__all__ = ["StreamBenchResult", "run_stream_bench"]
+
+
+@dataclass
+class _Recorder:
+    """Remembers each envelope with its wall time relative to the stream's start."""
+
+    started: float = 0.0
+    events: list[tuple[float, Envelope]] = field(default_factory=list)
+
+    def __call__(self, envelope: Envelope) -> None:
+        self.events.append((time.monotonic() - self.started, envelope))
+
+
+@dataclass
+class StreamBenchResult:
+    """Per-stream measurements; ``summary`` aggregates them."""
+
+    wer: list[float]
+    final_latency: list[float]
+    missed_sentences: int
+    partial_lag: list[float]
+    first_text: list[float]
+    words_in_silence: int
+    cpu_s: float
+    audio_s: float
+    streams: int
+    peak_rss_mb: float
+    skipped_partials: int
+    max_window_s: float
+    offline_wer: float | None
+    hypotheses: list[str]
+
+    def summary(self) -> dict[str, Any]:
+        def pct(values: list[float], q: float) -> float | None:
+            if not values:
+                return None
+            ordered = sorted(values)
+            index = min(int(round(q * (len(ordered) - 1))), len(ordered) - 1)
+            return round(ordered[index], 3)
+
+        return {
+            "streams": self.streams,
+            "audio_s": round(self.audio_s, 2),
+            "wer": round(statistics.mean(self.wer), 4),
+            "offline_beam5_wer": None if self.offline_wer is None else round(self.offline_wer, 4),
+            "final_latency_p50_s": pct(self.final_latency, 0.5),
+            "final_latency_p95_s": pct(self.final_latency, 0.95),
+            "final_latency_max_s": pct(self.final_latency, 1.0),
+            "sentences_not_finalized": self.missed_sentences,
+            "partial_lag_p50_s": pct(self.partial_lag, 0.5),
+            "partial_lag_p95_s": pct(self.partial_lag, 0.95),
+            "first_text_s": pct(self.first_text, 0.5),
+            "words_in_silence": self.words_in_silence,
+            "cpu_s_per_audio_s": round(self.cpu_s / (self.audio_s * self.streams), 4),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "skipped_partials": self.skipped_partials,
+            "max_decode_window_s": round(self.max_window_s, 2),
+        }
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _in_silence(t0: float, t1: float, clips: list[SpeechClip], margin: float = 0.3) -> bool:
+    return not any(t1 > c.start - margin and t0 < c.end + margin for c in clips)
+
+
+def _measure(rec: _Recorder, clips: list[SpeechClip] | None, reference: str) -> dict[str, Any]:
+    finals = [(t, e) for t, e in rec.events if e.type == "FINALIZED"]
+    text = " ".join(e.payload["segment"]["text"] for _, e in finals if e.payload["segment"]["text"])
+    out: dict[str, Any] = {
+        "wer": word_error_rate(reference, text),
+        "text": text,
+        "latency": [],
+        "missed": 0,
+        "lag": [],
+        "first": None,
+        "silence_words": 0,
+    }
+    for t, e in rec.events:
+        if e.type == "PARTIAL" and e.ts_audio_end is not None:
+            out["lag"].append(t - e.ts_audio_end)
+    if clips:
+        for clip in clips:
+            hit = next(
+                (
+                    t
+                    for t, e in finals
+                    if e.payload["segment"]["text"] and (e.ts_audio_end or 0) >= clip.end - 0.5
+                ),
+                None,
+            )
+            if hit is None:
+                out["missed"] += 1
+            else:
+                out["latency"].append(hit - clip.end)
+        texts = [
+            (t, e)
+            for t, e in rec.events
+            if e.type in ("PARTIAL", "FINALIZED") and e.payload["segment"]["text"]
+        ]
+        if texts:
+            out["first"] = texts[0][0] - clips[0].start
+        for _, e in finals:
+            for w in e.payload["segment"]["words"]:
+                if _in_silence(w["t0"], w["t1"], clips):
+                    out["silence_words"] += 1
+    return out
+
+
+async def _run(
+    audio: Path, model: Any, language: str, config: StreamConfig, streams: int
+) -> tuple[list[_Recorder], list[CaptionPipeline], float]:
+    scheduler = DecodeScheduler()
+    engine = WhisperEngine(model, language)
+    recorders, pipelines = [], []
+    for index in range(streams):
+        rec = _Recorder()
+        pipe = CaptionPipeline(
+            FileSource(audio, realtime=True),
+            StreamingASR(engine, config),
+            scheduler,
+            PartialFinalAggregator(EventEmitter()),
+            rec,
+            name=f"bench-{index}",
+        )
+        recorders.append(rec)
+        pipelines.append(pipe)
+    cpu_start = _cpu_seconds()
+    now = time.monotonic()
+    for rec in recorders:
+        rec.started = now
+    try:
+        await asyncio.gather(*(p.run() for p in pipelines))
+    finally:
+        scheduler.close()
+    return recorders, pipelines, _cpu_seconds() - cpu_start
+
+
+def run_stream_bench(
+    audio: Path,
+    reference: str,
+    *,
+    model: Any,
+    language: str = "en",
+    config: StreamConfig | None = None,
+    clips: list[SpeechClip] | None = None,
+    streams: int = 1,
+    offline: bool = True,
+) -> StreamBenchResult:
+    """Replay ``audio`` at real time on ``streams`` concurrent streams and measure."""
+    config = config or StreamConfig()
+    recorders, pipelines, cpu_s = asyncio.run(_run(audio, model, language, config, streams))
+    measured = [_measure(r, clips, reference) for r in recorders]
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    offline_wer = None
+    if offline:
+        source = FileSource(audio)
+        transcript = transcribe_array(
+            model, source.audio, model_name="", beam_size=5, language=language
+        )
+        offline_wer = word_error_rate(reference, transcript.text)
+    first = [m["first"] for m in measured if m["first"] is not None]
+    return StreamBenchResult(
+        wer=[m["wer"] for m in measured],
+        final_latency=[x for m in measured for x in m["latency"]],
+        missed_sentences=sum(m["missed"] for m in measured),
+        partial_lag=[x for m in measured for x in m["lag"]],
+        first_text=first,
+        words_in_silence=sum(m["silence_words"] for m in measured),
+        cpu_s=cpu_s,
+        audio_s=FileSource(audio).duration,
+        streams=streams,
+        peak_rss_mb=peak_rss_mb,
+        skipped_partials=sum(p.asr.stats.skipped_partials for p in pipelines),
+        max_window_s=max(p.asr.stats.max_window_s for p in pipelines),
+        offline_wer=offline_wer,
+        hypotheses=[m["text"] for m in measured],
+    )
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }

@@ -1,0 +1,96 @@
+"""``loquilex bench synth|stream``: make the benchmark recording, measure the live engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loquilex.bench import SpeechClip, synthesize
+from loquilex.bench._corpus import MEETING_PAUSES, MEETING_SENTENCES
+from loquilex.bench._stream import machine_info, run_stream_bench
+from loquilex.cli._common import CliError, Context
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("bench", help="benchmarks")
+    bsub = p.add_subparsers(dest="bench_command", required=True)
+    synth = bsub.add_parser("synth", help="speak the benchmark meeting with espeak-ng")
+    synth.add_argument("output", type=Path, help="WAV to write (plus .timing.json and .txt)")
+    synth.set_defaults(handler=run_synth)
+
+    stream = bsub.add_parser("stream", help="replay audio at real time through the live engine")
+    stream.add_argument("audio", type=Path)
+    stream.add_argument("--ref", required=True, help="reference text, or a file holding it")
+    stream.add_argument("--timing", type=Path, help="sentence timings (default AUDIO.timing.json)")
+    stream.add_argument("--streams", type=int, default=1, help="concurrent streams")
+    stream.add_argument("--json", type=Path, help="write the results here")
+    stream.add_argument("--model", help="model id or directory")
+    stream.add_argument("--no-offline", action="store_true", help="skip the offline WER baseline")
+    stream.set_defaults(handler=run_stream)
+
+
+def run_synth(args: argparse.Namespace, ctx: Context) -> int:
+    clips = synthesize(MEETING_SENTENCES, args.output, pauses=MEETING_PAUSES)
+    args.output.with_suffix(".txt").write_text(" ".join(MEETING_SENTENCES) + "\n", encoding="utf-8")
+    print(f"wrote {args.output} ({clips[-1].end + 1.0:.1f} s, {len(clips)} sentences)")
+    return 0
+
+
+def _load_timing(path: Path) -> list[SpeechClip]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [SpeechClip(str(c["text"]), float(c["start"]), float(c["end"])) for c in data]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"cannot read sentence timings from {path}: {exc}") from exc
+
+
+def run_stream(args: argparse.Namespace, ctx: Context) -> int:
+    from loquilex.asr import StreamConfig
+    from loquilex.models import load_whisper
+
+    if args.streams < 1:
+        raise CliError("--streams must be at least 1")
+    ref_path = Path(args.ref)
+    reference = ref_path.read_text(encoding="utf-8") if ref_path.is_file() else args.ref
+    timing_path = args.timing or args.audio.with_suffix(".timing.json")
+    clips = _load_timing(timing_path) if timing_path.is_file() else None
+    asr = ctx.settings.asr
+    model = load_whisper(
+        ctx.store.resolve(asr.model), asr.device, asr.compute_type, asr.cpu_threads
+    )
+    result = run_stream_bench(
+        args.audio,
+        reference,
+        model=model,
+        language=asr.language,
+        config=StreamConfig.from_settings(ctx.settings.stream),
+        clips=clips,
+        streams=args.streams,
+        offline=not args.no_offline,
+    )
+    summary = result.summary()
+    report = {
+        "command": "loquilex " + " ".join(sys.argv[1:]),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "model": asr.model or ctx.store.get_default(),
+        "settings": {
+            "asr": asr.model_dump(mode="json"),
+            "stream": ctx.settings.stream.model_dump(),
+        },
+        "results": summary,
+        "hypotheses": result.hypotheses,
+    }
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        print(f"{key.ljust(width)}  {value}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0

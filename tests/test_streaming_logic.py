@@ -1,0 +1,180 @@
+"""StreamingASR behaviour with a scripted engine and an energy VAD (no model, exact timing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from loquilex.asr import StreamConfig, StreamingASR, UtteranceFinal, UtterancePartial
+from tests.fakes import SR, EnergyVad, ScriptedEngine, silence, speak_script
+
+SENT_A = "the cat sat on the mat today.".split()
+SENT_B = "we will meet again on monday".split()
+
+
+def _run(
+    asr: StreamingASR, audio: npt.NDArray[np.float32], chunk: int = 320
+) -> list[UtterancePartial | UtteranceFinal]:
+    events: list[UtterancePartial | UtteranceFinal] = []
+    for i in range(0, len(audio), chunk):
+        asr.feed(audio[i : i + chunk])
+        events += asr.process()
+    return events
+
+
+def _make(vocab: list[str], **cfg: object) -> tuple[StreamingASR, ScriptedEngine]:
+    engine = ScriptedEngine(vocab)
+    return StreamingASR(engine, StreamConfig(**cfg), vad=EnergyVad()), engine  # type: ignore[arg-type]
+
+
+def _finals(events: list[UtterancePartial | UtteranceFinal]) -> list[UtteranceFinal]:
+    return [e for e in events if isinstance(e, UtteranceFinal)]
+
+
+def test_sentences_become_finals_in_order_with_the_right_reasons() -> None:
+    vocab: list[str] = []
+    audio = np.concatenate([silence(0.5), speak_script(SENT_A, vocab), silence(1.2),
+                            speak_script(SENT_B, vocab), silence(1.2)])
+    asr, engine = _make(vocab)
+    events = _run(asr, audio)
+    finals = _finals(events)
+    assert [f.text for f in finals] == [" ".join(SENT_A), " ".join(SENT_B)]
+    assert [f.eou_reason for f in finals] == ["punctuation", "silence"]
+    assert finals[0].start == pytest.approx(0.5, abs=0.05)
+    assert finals[0].end < finals[1].start
+    # Final decodes use the final beam; partial decodes the partial beam.
+    assert {c["beam"] for c in engine.calls} == {1, 5}
+    # The sentence ending in "." was finalized after the short punctuation pause (0.25 s),
+    # not the full end-of-utterance silence.
+    final_index = events.index(finals[0])
+    assert all(isinstance(e, UtterancePartial) for e in events[:final_index])
+
+
+def test_stable_text_only_grows_and_prefixes_the_final() -> None:
+    vocab: list[str] = []
+    long_sentence = "one two three four five six seven eight nine ten".split()
+    audio = np.concatenate([speak_script(long_sentence, vocab), silence(1.0)])
+    engine = ScriptedEngine(vocab, mishear={"four": "for", "seven": "heaven"}, mishear_times=1)
+    asr = StreamingASR(engine, StreamConfig(), vad=EnergyVad())
+    events = _run(asr, audio)
+    partials = [e for e in events if isinstance(e, UtterancePartial)]
+    final = _finals(events)[0]
+    assert len(partials) >= 5
+    stable = [p.stable_text for p in partials]
+    assert any(stable), "nothing ever became stable"
+    for before, after in zip(stable, stable[1:], strict=False):
+        assert after.startswith(before)
+    for p in partials:
+        assert p.text.startswith(p.stable_text)
+        assert final.text.startswith(p.stable_text)
+    # The misheard words were never confirmed by a second decode, so they never stuck.
+    assert final.text == " ".join(long_sentence)
+
+
+def test_silence_only_decodes_nothing() -> None:
+    vocab: list[str] = []
+    asr, engine = _make(vocab)
+    events = _run(asr, silence(5.0))
+    asr.end()
+    events += asr.process()
+    assert events == []
+    assert engine.calls == []
+
+
+def test_short_blip_is_ignored() -> None:
+    vocab: list[str] = []
+    asr, engine = _make(vocab, min_speech_s=0.2)
+    blip = np.full(int(0.1 * SR), 0.5, np.float32)
+    events = _run(asr, np.concatenate([silence(1), blip, silence(2)]))
+    assert events == [] and engine.calls == []
+    assert asr.stats.dropped_utterances == 1
+
+
+def test_forced_finalize_mid_sentence_then_continue() -> None:
+    vocab: list[str] = []
+    words = "alpha beta gamma delta epsilon zeta".split()
+    audio = speak_script(words, vocab)
+    asr, _ = _make(vocab)
+    half = int(len(audio) * 0.5)
+    events = _run(asr, audio[:half])
+    asr.request_finalize()
+    events += asr.process()
+    forced = _finals(events)
+    assert len(forced) == 1 and forced[0].eou_reason == "forced"
+    assert forced[0].text.startswith("alpha beta")
+    events = _run(asr, np.concatenate([audio[half:], silence(1.0)]))
+    rest = _finals(events)
+    assert len(rest) == 1 and rest[0].utterance == forced[0].utterance + 1
+    assert rest[0].text.endswith("epsilon zeta")
+
+
+def test_end_of_stream_flushes_open_utterance() -> None:
+    vocab: list[str] = []
+    asr, _ = _make(vocab)
+    events = _run(asr, speak_script(["hello", "there", "friend"], vocab))
+    asr.end()
+    events += asr.process()
+    finals = _finals(events)
+    assert [f.eou_reason for f in finals] == ["end_of_stream"]
+    assert finals[0].text == "hello there friend"
+    assert asr.closed
+    assert asr.process() == []
+    with pytest.raises(RuntimeError):
+        asr.feed(silence(0.1))
+
+
+def test_max_duration_cuts_at_stable_words_without_loss() -> None:
+    vocab: list[str] = []
+    words = [f"w{i}" for i in range(40)]  # 14 s without a pause
+    asr, _ = _make(vocab, max_segment_s=5.0)
+    events = _run(asr, np.concatenate([speak_script(words, vocab), silence(1.0)]))
+    finals = _finals(events)
+    assert len(finals) >= 3
+    assert any(f.eou_reason == "max_duration" for f in finals)
+    assert " ".join(f.text for f in finals).split() == words
+    for f in finals:
+        assert f.end - f.start <= 5.0 + 0.5
+    assert [f.start for f in finals] == sorted(f.start for f in finals)
+
+
+def test_decode_window_and_buffer_stay_bounded_on_a_long_stream() -> None:
+    vocab: list[str] = []
+    sentence = np.concatenate([speak_script("a b c d e f g h".split(), vocab), silence(0.8)])
+    asr, engine = _make(vocab)
+    for _ in range(60):  # ~3.5 minutes
+        _run(asr, sentence, chunk=1600)
+    assert asr.stats.finals == 60
+    assert asr.stats.max_window_s < 3.5
+    assert max(c["seconds"] for c in engine.calls) < 3.5
+    assert asr.buffered_s < 4.0
+
+
+def test_hallucination_filter_drops_low_confidence_silence_like_output() -> None:
+    vocab: list[str] = []
+    engine = ScriptedEngine(vocab, no_speech_prob=0.9, avg_logprob=-1.5)
+    asr = StreamingASR(engine, StreamConfig(), vad=EnergyVad())
+    events = _run(asr, np.concatenate([speak_script(["thank", "you."], vocab), silence(1.0)]))
+    assert _finals(events) == []
+
+
+def test_backlog_skips_partials_but_never_finals() -> None:
+    vocab: list[str] = []
+    audio = np.concatenate([speak_script(SENT_A, vocab), silence(1.0), speak_script(SENT_B, vocab)])
+    asr, _ = _make(vocab, max_backlog_s=1.0)
+    asr.feed(audio)  # everything at once, as if the machine fell 5 s behind
+    events = asr.process()
+    assert [f.text for f in _finals(events)] == [" ".join(SENT_A)]
+    assert asr.stats.partial_decodes == 0 and asr.stats.skipped_partials == 1
+    assert asr.lag_s < 0.05
+    asr.end()
+    assert [f.text for f in _finals(asr.process())] == [" ".join(SENT_B)]
+
+
+def test_prompt_carries_earlier_text() -> None:
+    vocab: list[str] = []
+    audio = np.concatenate([speak_script(SENT_A, vocab), silence(1.0),
+                            speak_script(SENT_B, vocab), silence(1.0)])
+    asr, engine = _make(vocab)
+    _run(asr, audio)
+    assert "the cat sat on the mat today." in str(engine.calls[-1]["prompt"])
