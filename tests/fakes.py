@@ -74,8 +74,14 @@ class ScriptedEngine:
         prefix: Sequence[str] = (),
         beam_size: int = 1,
     ) -> Hypothesis:
-        self.calls.append({"seconds": len(audio) / SR, "prefix": list(prefix), "beam": beam_size,
-                           "prompt": prompt})
+        self.calls.append(
+            {
+                "seconds": len(audio) / SR,
+                "prefix": list(prefix),
+                "beam": beam_size,
+                "prompt": prompt,
+            }
+        )
         if self.on_decode is not None:
             self.on_decode(audio)
         words: list[HypWord] = []

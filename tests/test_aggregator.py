@@ -26,15 +26,32 @@ def _partial(utt: int, start: float, text: str, stable_words: int = 0) -> Uttera
     words = text.split()
     ws = tuple(Word(w, start + i * 0.3, start + i * 0.3 + 0.25, 0.9) for i, w in enumerate(words))
     stable = " ".join(words[:stable_words])
-    return UtterancePartial(utt, start, start + len(words) * 0.3, ws[:stable_words],
-                            ws[stable_words:], stable, text, 0.9)
+    return UtterancePartial(
+        utt,
+        start,
+        start + len(words) * 0.3,
+        ws[:stable_words],
+        ws[stable_words:],
+        stable,
+        text,
+        0.9,
+    )
 
 
 def _final(utt: int, start: float, text: str, reason: str = "silence") -> UtteranceFinal:
-    words = tuple(Word(w, start + i * 0.3, start + i * 0.3 + 0.25, 0.9)
-                  for i, w in enumerate(text.split()))
-    return UtteranceFinal(utt, start, start + len(words) * 0.3, words, text, reason,  # type: ignore[arg-type]
-                          True, -0.2)
+    words = tuple(
+        Word(w, start + i * 0.3, start + i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split())
+    )
+    return UtteranceFinal(
+        utt,
+        start,
+        start + len(words) * 0.3,
+        words,
+        text,
+        reason,  # type: ignore[arg-type]
+        True,
+        -0.2,
+    )
 
 
 _events = st.lists(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -34,8 +36,15 @@ def _finals(events: list[UtterancePartial | UtteranceFinal]) -> list[UtteranceFi
 
 def test_sentences_become_finals_in_order_with_the_right_reasons() -> None:
     vocab: list[str] = []
-    audio = np.concatenate([silence(0.5), speak_script(SENT_A, vocab), silence(1.2),
-                            speak_script(SENT_B, vocab), silence(1.2)])
+    audio = np.concatenate(
+        [
+            silence(0.5),
+            speak_script(SENT_A, vocab),
+            silence(1.2),
+            speak_script(SENT_B, vocab),
+            silence(1.2),
+        ]
+    )
     asr, engine = _make(vocab)
     events = _run(asr, audio)
     finals = _finals(events)
@@ -63,7 +72,7 @@ def test_stable_text_only_grows_and_prefixes_the_final() -> None:
     assert len(partials) >= 5
     stable = [p.stable_text for p in partials]
     assert any(stable), "nothing ever became stable"
-    for before, after in zip(stable, stable[1:], strict=False):
+    for before, after in itertools.pairwise(stable):
         assert after.startswith(before)
     for p in partials:
         assert p.text.startswith(p.stable_text)
@@ -173,8 +182,9 @@ def test_backlog_skips_partials_but_never_finals() -> None:
 
 def test_prompt_carries_earlier_text() -> None:
     vocab: list[str] = []
-    audio = np.concatenate([speak_script(SENT_A, vocab), silence(1.0),
-                            speak_script(SENT_B, vocab), silence(1.0)])
+    audio = np.concatenate(
+        [speak_script(SENT_A, vocab), silence(1.0), speak_script(SENT_B, vocab), silence(1.0)]
+    )
     asr, engine = _make(vocab)
     _run(asr, audio)
     assert "the cat sat on the mat today." in str(engine.calls[-1]["prompt"])

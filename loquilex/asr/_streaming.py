@@ -81,7 +81,7 @@ class StreamConfig:
       max_backlog_s: when more audio than this waits, partial decodes are skipped to catch up.
     """
 
-    decode_interval_s: float = 0.5
+    decode_interval_s: float = 0.7
     partial_beam: int = 1
     final_beam: int = 5
     vad_threshold: float = 0.5
@@ -91,8 +91,8 @@ class StreamConfig:
     max_segment_s: float = 12.0
     min_speech_s: float = 0.2
     preroll_s: float = 0.3
-    commit_lag_s: float = 0.8
-    left_context_s: float = 1.0
+    commit_lag_s: float = 1.5
+    left_context_s: float = 2.0
     prompt_words: int = 40
     max_backlog_s: float = 1.5
 

@@ -179,9 +179,19 @@ class WhisperEngine:
                 }
             )
         merge_punctuations(alignment, _PREPEND, _APPEND)
+        # A piece without a leading space continues the word before it ("o" + "'clock").
+        joined: list[dict[str, Any]] = []
+        for item in alignment:
+            if joined and item["word"] and not str(item["word"])[:1].isspace():
+                prev = joined[-1]
+                prev["word"] = str(prev["word"]) + str(item["word"])
+                prev["end"] = item["end"]
+                prev["probability"] = min(float(prev["probability"]), float(item["probability"]))
+            elif item["word"]:
+                joined.append(item)
         out: list[HypWord] = []
         limit = frames * _HOP / SAMPLE_RATE  # no word ends after the real audio
-        for item in alignment:
+        for item in joined:
             text = str(item["word"]).strip()
             if not text:
                 continue

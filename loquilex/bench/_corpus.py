@@ -25,11 +25,14 @@ MEETING_SENTENCES: tuple[str, ...] = (
     "Please write down any problems you find and send them to me.",
     "Before we finish, remember that the office is closed on Friday.",
     "Our next meeting is at ten o'clock on Monday morning.",
+    "One more thing, the new coffee machine arrives on Wednesday.",
+    "If you have ideas for the team lunch, please send them to Paul.",
+    "I will share the notes from this meeting later today.",
     "Thanks again, and have a good afternoon.",
 )
 
 #: Pause after each sentence (seconds): short hesitations, ordinary gaps, long silences.
-MEETING_PAUSES: tuple[float, ...] = (
+MEETING_PAUSES: tuple[float, ...] = (  # fmt: skip
     1.2,
     0.8,
     1.0,
@@ -50,4 +53,7 @@ MEETING_PAUSES: tuple[float, ...] = (
     1.2,
     1.0,
     0.9,
+    1.3,
+    0.8,
+    1.1,
 )

@@ -83,6 +83,10 @@ def synthesize(
 ) -> list[SpeechClip]:
     """Speak ``sentences`` into ``out`` (WAV) and write ``out.with_suffix('.timing.json')``."""
     gaps = [pauses] * len(sentences) if isinstance(pauses, (int, float)) else list(pauses)
+    if len(gaps) < len(sentences) - 1:
+        raise ValueError(
+            f"{len(sentences)} sentences need {len(sentences) - 1} pauses, got {len(gaps)}"
+        )
     pieces: list[npt.NDArray[np.float32]] = [np.zeros(int(lead_in * SAMPLE_RATE), np.float32)]
     clips: list[SpeechClip] = []
     cursor = lead_in

@@ -69,7 +69,7 @@ class StreamBenchResult:
             if not values:
                 return None
             ordered = sorted(values)
-            index = min(int(round(q * (len(ordered) - 1))), len(ordered) - 1)
+            index = min(round(q * (len(ordered) - 1)), len(ordered) - 1)
             return round(ordered[index], 3)
 
         return {

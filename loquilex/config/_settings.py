@@ -61,7 +61,7 @@ class StreamSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    decode_interval_s: float = Field(default=0.5, gt=0, description="Partial re-decode cadence.")
+    decode_interval_s: float = Field(default=0.7, gt=0, description="Partial re-decode cadence.")
     partial_beam: int = Field(default=1, ge=1, le=10)
     final_beam: int = Field(default=5, ge=1, le=10)
     vad_threshold: float = Field(default=0.5, gt=0, lt=1)
@@ -74,9 +74,9 @@ class StreamSettings(BaseModel):
     max_segment_s: float = Field(default=12.0, ge=2, le=28)
     min_speech_s: float = Field(default=0.2, ge=0, description="Shorter blips are ignored.")
     commit_lag_s: float = Field(
-        default=0.8, ge=0, description="Right context before a word is stable."
+        default=1.5, ge=0, description="Right context before a word is stable."
     )
-    left_context_s: float = Field(default=1.0, ge=0, le=5)
+    left_context_s: float = Field(default=2.0, ge=0, le=5)
 
 
 class ServerSettings(BaseModel):
