@@ -11,11 +11,17 @@ __all__ = [
     "AudioDecodeError",
     "AudioFormatError",
     "ConfigError",
+    "DeviceBusyError",
     "LoquiLexError",
     "ModelError",
     "ModelInstallError",
     "ModelNotFoundError",
+    "NotFoundError",
+    "SequenceError",
     "SessionError",
+    "SessionLimitError",
+    "SessionNotFoundError",
+    "UnsupportedError",
 ]
 
 
@@ -49,3 +55,27 @@ class ModelInstallError(ModelError):
 
 class SessionError(LoquiLexError):
     """A session cannot do what was asked of it."""
+
+
+class NotFoundError(LoquiLexError):
+    """The thing asked for does not exist (HTTP 404)."""
+
+
+class SessionNotFoundError(SessionError, NotFoundError):
+    """No session with that id (HTTP 404)."""
+
+
+class SessionLimitError(SessionError):
+    """The server already runs as many sessions as it may (HTTP 429)."""
+
+
+class DeviceBusyError(SessionError):
+    """The requested capture device is used by another session (HTTP 409)."""
+
+
+class SequenceError(SessionError):
+    """An audio chunk's sequence number went backwards or repeated (``SEQUENCE_ERROR``)."""
+
+
+class UnsupportedError(SessionError):
+    """The request asks for something this installation cannot do (HTTP 422)."""

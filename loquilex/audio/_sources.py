@@ -84,6 +84,10 @@ class FileSource:
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                elif delay < -0.5:
+                    # The consumer stopped taking audio for a while (a pause): carry on at
+                    # real time from here instead of rushing to catch up.
+                    started -= delay
             else:
                 await asyncio.sleep(0)
             yield clock.frame(self.audio[offset : offset + self.chunk])

@@ -32,28 +32,9 @@ MEETING_SENTENCES: tuple[str, ...] = (
 )
 
 #: Pause after each sentence (seconds): short hesitations, ordinary gaps, long silences.
-MEETING_PAUSES: tuple[float, ...] = (  # fmt: skip
-    1.2,
-    0.8,
-    1.0,
-    0.7,
-    1.5,
-    1.0,
-    0.9,
-    2.5,
-    0.8,
-    1.1,
-    1.0,
-    0.7,
-    1.4,
-    2.0,
-    0.9,
-    1.0,
-    0.8,
-    1.2,
-    1.0,
-    0.9,
-    1.3,
-    0.8,
-    1.1,
+# fmt: off
+MEETING_PAUSES: tuple[float, ...] = (
+    1.2, 0.8, 1.0, 0.7, 1.5, 1.0, 0.9, 2.5, 0.8, 1.1, 1.0, 0.7,
+    1.4, 2.0, 0.9, 1.0, 0.8, 1.2, 1.0, 0.9, 1.3, 0.8, 1.1,
 )
+# fmt: on

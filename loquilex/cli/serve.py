@@ -24,11 +24,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    import uvicorn
+    from loquilex.server import serve
 
-    from loquilex.server import create_app
-
-    app = create_app(ctx.settings)
     server = ctx.settings.server
     logger.info("serving on http://%s:%d", server.host, server.port)
     # uvicorn re-raises the SIGTERM/SIGINT it caught once shutdown is complete, with the
@@ -36,9 +33,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     # us, so those handlers just note it and `serve` exits 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _note_stop)
-    uvicorn.run(
-        app, host=server.host, port=server.port, log_config=None, ws_max_size=4 * 1024 * 1024
-    )
+    serve(ctx.settings)
     return 0
 
 

@@ -86,8 +86,19 @@ class ServerSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    allowed_origins: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Extra Origins allowed besides localhost ones."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Extra Host names allowed besides localhost ones."
+    )
     max_sessions: int = Field(default=8, ge=1)
+    max_frame_bytes: int = Field(default=1 << 20, ge=1024, description="Largest WebSocket frame.")
+    subscriber_queue: int = Field(default=100, ge=10, description="Events buffered per client.")
+    replay_events: int = Field(default=1000, ge=10)
+    replay_age_s: float = Field(default=300.0, gt=0)
+    resume_grace_s: float = Field(default=30.0, ge=0)
+    auth_token: str | None = Field(default=None, description="Optional bearer token.")
 
 
 class Settings(BaseSettings):

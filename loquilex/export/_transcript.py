@@ -99,12 +99,44 @@ class Transcript:
             raise TranscriptFormatError(f"not a LoquiLex transcript: {exc!r}") from exc
 
     @classmethod
+    def from_session_lines(cls, lines: list[str]) -> Transcript:
+        """A live session's ``transcript.jsonl``: a header line, then one final per line."""
+        header = json.loads(lines[0])
+        segments: list[dict[str, Any]] = []
+        for line in lines[1:]:
+            if not line.strip():
+                continue
+            seg = json.loads(line)
+            segments.append({**seg, "id": len(segments)})
+        duration = max((float(s["end"]) for s in segments), default=0.0)
+        return cls.from_dict(
+            {
+                "model": header.get("model", ""),
+                "language": header.get("language", "en"),
+                "duration": duration,
+                "segments": segments,
+                "extra": {"session_id": header.get("session_id")},
+            }
+        )
+
+    @classmethod
     def load(cls, path: Path) -> Transcript:
+        """Read a JSON transcript, or a session's JSON-lines transcript."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise TranscriptFormatError(f"{path}: no such file") from exc
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TranscriptFormatError(f"{path}: not a JSON transcript") from exc
+        lines = text.splitlines()
+        if lines and '"loquilex-session"' in lines[0]:
+            try:
+                return cls.from_session_lines(lines)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise TranscriptFormatError(f"{path}: damaged session transcript") from exc
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             raise TranscriptFormatError(f"{path}: not a JSON transcript") from exc
         if not isinstance(data, dict):
             raise TranscriptFormatError(f"{path}: not a JSON transcript")

@@ -1,46 +1,74 @@
-"""``create_app(settings)``: the FastAPI application and its lifespan."""
+"""``create_app(settings)``: the FastAPI application, its lifespan and its guards."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loquilex import __version__
 from loquilex.config import Settings
-from loquilex.models import ModelStore, load_whisper
+from loquilex.server._errors import install_error_handlers
+from loquilex.server._routes import health_router, models_router, sessions_router
+from loquilex.server._security import check_request
+from loquilex.server._ws import ws_router
+from loquilex.session import SessionManager
 
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app; the model is loaded and warmed once in the lifespan."""
+class _HostOriginGuard:
+    """403 for HTTP requests with a foreign Host, or a foreign Origin on state changes.
+    (WebSocket upgrades are checked in their route, before accepting.)"""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            reason = check_request(scope["method"], headers, self.settings)
+            if reason is not None:
+                await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings, manager: SessionManager | None = None) -> FastAPI:
+    """Build the app. The lifespan loads and warms the default model once, and on shutdown
+    stops every session (flushing open segments) before the process exits."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = ModelStore(settings.data_dir)
-        asr = settings.asr
-        path = store.resolve(asr.model)
-        model = await asyncio.to_thread(
-            load_whisper, path, asr.device, asr.compute_type, asr.cpu_threads
-        )
-        app.state.model = model
-        app.state.model_id = asr.model or store.get_default()
-        logger.info("model %s ready", app.state.model_id)
-        yield
+        mgr = manager or SessionManager(settings)
+        app.state.manager = mgr
+        await mgr.warm_up()
+        logger.info("model %s loaded and warm", mgr.default_model)
+        try:
+            yield
+        finally:
+            await mgr.shutdown()
 
-    app = FastAPI(title="LoquiLex", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="LoquiLex",
+        version=__version__,
+        summary="Local-first live captioning server",
+        description="REST control plane and WebSocket event streams. The event envelope and "
+        "every payload are described by the JSON Schema at `/schema/events`.",
+        lifespan=lifespan,
+    )
     app.state.settings = settings
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz(request: Request) -> dict[str, Any]:
-        """Liveness and the loaded model."""
-        return {"status": "ok", "version": __version__, "model": request.app.state.model_id}
-
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(models_router)
+    app.include_router(sessions_router)
+    app.include_router(ws_router)
+    app.add_middleware(_HostOriginGuard, settings=settings)
     return app

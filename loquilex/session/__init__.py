@@ -1,5 +1,24 @@
-"""Sessions: the caption pipeline that runs a stream from source to events."""
+"""Sessions: the caption pipeline, the event log, and the two session kinds."""
 
+from loquilex.session._base import Session, SessionState
+from loquilex.session._config import SessionConfig, StreamOverrides
+from loquilex.session._eventlog import DROP_ORDER, EventLog, Subscriber
+from loquilex.session._manager import SessionManager
 from loquilex.session._pipeline import CaptionPipeline, EventSink
+from loquilex.session._streaming import StreamingSession
+from loquilex.session._subprocess import SubprocessSession
 
-__all__ = ["CaptionPipeline", "EventSink"]
+__all__ = [
+    "DROP_ORDER",
+    "CaptionPipeline",
+    "EventLog",
+    "EventSink",
+    "Session",
+    "SessionConfig",
+    "SessionManager",
+    "SessionState",
+    "StreamOverrides",
+    "StreamingSession",
+    "SubprocessSession",
+    "Subscriber",
+]

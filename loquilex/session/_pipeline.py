@@ -42,6 +42,8 @@ class CaptionPipeline:
         self._sink = sink
         self._name = name
         self._recognizer: AsyncRecognizer | None = None
+        self._running = asyncio.Event()
+        self._running.set()
 
     async def run(self) -> None:
         recognizer = AsyncRecognizer(self.asr, self._scheduler, name=self._name)
@@ -62,6 +64,10 @@ class CaptionPipeline:
     async def _feed(self, recognizer: AsyncRecognizer) -> None:
         try:
             async for frame in self.source.frames():
+                if not self._running.is_set():
+                    if self.source.realtime:
+                        continue  # live audio while paused is not transcribed
+                    await self._running.wait()
                 recognizer.feed(frame.samples)
                 if not self.source.realtime:
                     await recognizer.caught_up()
@@ -73,6 +79,16 @@ class CaptionPipeline:
         if self._recognizer is None:
             raise RuntimeError("pipeline is not running")
         self._recognizer.finalize()
+
+    def pause(self) -> None:
+        """Stop transcribing (the open utterance is finalized); live audio is ignored and a
+        file waits, until :meth:`resume`."""
+        self._running.clear()
+        if self._recognizer is not None:
+            self._recognizer.finalize()
+
+    def resume(self) -> None:
+        self._running.set()
 
     def stop(self) -> None:
         """End the audio; ``run`` returns once the open utterance is flushed."""

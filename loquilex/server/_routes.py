@@ -1,0 +1,184 @@
+"""REST routes (SPEC §4): sessions, models, health, schema."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import PlainTextResponse
+
+from loquilex import __version__
+from loquilex.errors import NotFoundError
+from loquilex.export import FORMATS, Transcript, render
+from loquilex.models import CATALOG
+from loquilex.protocol import event_schema
+from loquilex.server._deps import ManagerDep
+from loquilex.session import SessionConfig
+
+__all__ = ["health_router", "models_router", "sessions_router"]
+
+sessions_router = APIRouter(prefix="/sessions", tags=["sessions"])
+models_router = APIRouter(tags=["models"])
+health_router = APIRouter(tags=["health"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "No such session",
+        "content": {"application/json": {"example": {"detail": "no session 3f0c..."}}},
+    }
+}
+
+
+@sessions_router.post(
+    "",
+    status_code=201,
+    responses={
+        201: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "session_id": "6a1b4ac8-1f8d-4d7b-9c1b-0f3c0e2b9d11",
+                        "stream_id": "str-0c0e9f52-3e7b-4c38-9b8a-8f3f8a3d2c11",
+                    }
+                }
+            }
+        },
+        409: {"description": "The microphone is already in use"},
+        422: {"description": "Invalid body, unknown model, or unavailable feature"},
+        429: {"description": "Too many sessions"},
+    },
+)
+async def create_session(config: SessionConfig, manager: ManagerDep) -> dict[str, str]:
+    """Create and start a session. Push sessions then take audio on `/ws/{session_id}`."""
+    session = await manager.create(config)
+    return {"session_id": session.id, "stream_id": session.stream_id}
+
+
+@sessions_router.get("")
+async def list_sessions(manager: ManagerDep) -> list[dict[str, Any]]:
+    """Every session this server runs or ran since it started."""
+    return [s.info() for s in manager.list()]
+
+
+@sessions_router.get("/{session_id}", responses=_NOT_FOUND)
+async def get_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+    """Status, config and stats."""
+    session = manager.get(session_id)
+    return {**session.info(), "stats": session.metrics()}
+
+
+@sessions_router.get("/{session_id}/snapshot", responses=_NOT_FOUND)
+async def get_snapshot(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+    """Recent finals and the live partial: what a screen shows now."""
+    return manager.get(session_id).snapshot().model_dump(mode="json")
+
+
+@sessions_router.get("/{session_id}/metrics", responses=_NOT_FOUND)
+async def get_metrics(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+    """Decoding, lag and per-subscriber queue numbers."""
+    return manager.get(session_id).metrics()
+
+
+@sessions_router.post("/{session_id}/pause", responses=_NOT_FOUND)
+async def pause_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+    """Stop transcribing until resume (the open segment is finalized first)."""
+    session = manager.get(session_id)
+    await session.pause()
+    return {"session_id": session.id, "state": session.state}
+
+
+@sessions_router.post("/{session_id}/resume", responses=_NOT_FOUND)
+async def resume_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+    session = manager.get(session_id)
+    await session.resume()
+    return {"session_id": session.id, "state": session.state}
+
+
+@sessions_router.post("/{session_id}/finalize", responses=_NOT_FOUND)
+async def finalize_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+    """Force the open segment to FINALIZED now."""
+    session = manager.get(session_id)
+    await session.finalize()
+    return {"session_id": session.id, "state": session.state}
+
+
+@sessions_router.delete("/{session_id}", responses=_NOT_FOUND)
+async def delete_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+    """Stop the session, flush its open segment as FINALIZED; the transcript is kept."""
+    session = manager.get(session_id)
+    await manager.delete(session_id)
+    return {
+        "session_id": session.id,
+        "state": session.state,
+        "transcript": f"/sessions/{session.id}/transcript",
+    }
+
+
+_MEDIA = {
+    "txt": "text/plain",
+    "json": "application/json",
+    "vtt": "text/vtt",
+    "srt": "application/x-subrip",
+}
+
+
+@sessions_router.get("/{session_id}/transcript", responses=_NOT_FOUND)
+async def get_transcript(
+    session_id: str,
+    manager: ManagerDep,
+    format: Literal["txt", "json", "vtt", "srt"] = Query(default="json"),
+) -> Response:
+    """The finals so far, also after the session ended or the server restarted."""
+    path = manager.transcript_file(session_id)
+    transcript = Transcript.load(path)
+    body = render(transcript, format)
+    return PlainTextResponse(
+        body,
+        media_type=_MEDIA[format] + "; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{session_id}.{format}"'},
+    )
+
+
+@models_router.get("/models/asr")
+async def asr_models(manager: ManagerDep) -> list[dict[str, Any]]:
+    """Known speech models and whether they are installed here."""
+    return [
+        {
+            "id": st.spec.id,
+            "languages": list(st.spec.languages),
+            "size_mb": st.spec.size_mb,
+            "installed": st.installed,
+            "default": st.spec.id == manager.default_model,
+        }
+        for st in manager.store.status()
+    ]
+
+
+@models_router.get("/models/mt")
+async def mt_models() -> list[dict[str, Any]]:
+    """Translation models installed here (none ship with LoquiLex yet)."""
+    return []
+
+
+@models_router.get("/languages/mt/{model_id}", responses={404: {"description": "Unknown model"}})
+async def mt_languages(model_id: str) -> dict[str, Any]:
+    raise NotFoundError(f"no translation model {model_id!r} is installed")
+
+
+@health_router.get("/healthz")
+async def healthz(manager: ManagerDep) -> dict[str, Any]:
+    """Liveness, the default model and how many sessions run."""
+    return {
+        "status": "ok",
+        "version": __version__,
+        "model": manager.default_model,
+        "sessions": sum(1 for s in manager.list() if not s.ended),
+        "formats": sorted(FORMATS),
+        "models": [m for m in CATALOG],
+    }
+
+
+@health_router.get("/schema/events")
+async def events_schema() -> dict[str, Any]:
+    """JSON Schema of every server → client event."""
+    return event_schema()

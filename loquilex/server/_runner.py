@@ -1,0 +1,59 @@
+"""Run the app under uvicorn with a graceful stop: on SIGTERM/SIGINT the sessions are
+stopped first (open segments flushed as FINALIZED, SESSION_ENDED delivered to clients),
+then uvicorn closes the connections. A second signal stops at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import FrameType
+
+import uvicorn
+
+from loquilex.config import Settings
+from loquilex.server._app import create_app
+
+__all__ = ["serve"]
+
+logger = logging.getLogger(__name__)
+
+#: Time the sessions get to flush before uvicorn closes connections (SIGTERM → exit ≤ 10 s).
+DRAIN_S = 7.0
+
+
+class _GracefulServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._draining: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        app = self.config.loaded_app
+        manager = getattr(getattr(app, "state", None), "manager", None)
+        if self._draining is not None or manager is None:
+            super().handle_exit(sig, frame)
+            return
+        logger.info("stopping: flushing sessions")
+        self._draining = asyncio.get_event_loop().create_task(self._drain(manager, sig))
+
+    async def _drain(self, manager: object, sig: int) -> None:
+        try:
+            await asyncio.wait_for(manager.shutdown(DRAIN_S), DRAIN_S + 1)  # type: ignore[attr-defined]
+            await asyncio.sleep(0.2)  # let the senders put SESSION_ENDED on the wire
+        except TimeoutError:
+            logger.warning("sessions did not stop in time")
+        finally:
+            super().handle_exit(sig, None)
+
+
+def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    frame_limit = max(16 * 1024 * 1024, settings.server.max_frame_bytes * 4)
+    config = uvicorn.Config(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        ws_max_size=frame_limit,  # bigger than ours, so we can answer INVALID_MESSAGE
+        timeout_graceful_shutdown=2,
+    )
+    _GracefulServer(config).run()

@@ -1,0 +1,67 @@
+"""Local-server safety: Host and Origin allowlists, and the optional bearer token.
+
+A browser page on another site can open a WebSocket to 127.0.0.1 (cross-site WebSocket
+hijacking) and a rebinding DNS name can point at it (DNS rebinding). Both show up as a
+foreign ``Origin`` or ``Host``; those requests get 403 before any session exists. Requests
+without an ``Origin`` (scripts, curl) are allowed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from loquilex.config import Settings
+
+__all__ = ["check_request", "token_ok"]
+
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _hostname(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def host_allowed(host_header: str | None, settings: Settings) -> bool:
+    if not host_header:
+        return False
+    name = _hostname(host_header)
+    extra = {h.lower() for h in settings.server.allowed_hosts}
+    return name in _LOCAL_HOSTS or name in extra
+
+
+def origin_allowed(origin: str | None, settings: Settings) -> bool:
+    if origin is None:
+        return True
+    if origin in settings.server.allowed_origins:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https"):
+        return False
+    return (parts.hostname or "").lower() in {"localhost", "127.0.0.1", "::1"}
+
+
+def check_request(
+    method: str, headers: Mapping[str, str], settings: Settings, *, websocket: bool = False
+) -> str | None:
+    """The reason to refuse this request with 403, or None to let it through."""
+    if not host_allowed(headers.get("host"), settings):
+        return "Host not allowed"
+    if (websocket or method in _STATE_CHANGING) and not origin_allowed(
+        headers.get("origin"), settings
+    ):
+        return "Origin not allowed"
+    return None
+
+
+def token_ok(settings: Settings, candidates: Iterable[str | None]) -> bool:
+    """True when no token is configured, or one of ``candidates`` matches it."""
+    expected = settings.server.auth_token
+    if not expected:
+        return True
+    return any(c is not None and hmac.compare_digest(c, expected) for c in candidates)

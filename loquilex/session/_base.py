@@ -1,0 +1,190 @@
+"""The session protocol both kinds implement, and what they share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from loquilex.protocol import (
+    Envelope,
+    ErrorCode,
+    ErrorPayload,
+    EventEmitter,
+    EventType,
+    SessionEndedPayload,
+    SessionStartedPayload,
+    SnapshotPayload,
+    StatusPayload,
+)
+from loquilex.session._config import SessionConfig
+from loquilex.session._eventlog import EventLog
+from loquilex.session._transcript import TranscriptWriter, transcript_path
+
+__all__ = ["Session", "SessionBase", "SessionState"]
+
+logger = logging.getLogger(__name__)
+
+SessionState = Literal["starting", "running", "paused", "stopping", "ended", "error"]
+
+
+class Session(Protocol):
+    """What the manager and the routes rely on. Two implementations: in-process streaming
+    and a ``loquilex live`` child process."""
+
+    id: str
+    kind: Literal["streaming", "subprocess"]
+    config: SessionConfig
+    log: EventLog
+    emitter: EventEmitter
+    accepts_audio: bool
+    state: SessionState
+
+    @property
+    def stream_id(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def pause(self) -> None: ...
+
+    async def resume(self) -> None: ...
+
+    async def finalize(self) -> None: ...
+
+    async def stop(self, wait_s: float = 10.0) -> None: ...
+
+    def push_audio(self, data: bytes, sequence: int | None) -> None: ...
+
+    def snapshot(self) -> SnapshotPayload: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+    def metrics(self) -> dict[str, Any]: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+
+class SessionBase:
+    """State, events (log + transcript) and lifecycle messages shared by both kinds."""
+
+    kind: Literal["streaming", "subprocess"]
+    accepts_audio = False
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        data_dir: Path,
+        model_id: str,
+        *,
+        replay_events: int = 1000,
+        replay_age_s: float = 300.0,
+    ) -> None:
+        self.id = str(uuid.uuid4())
+        self.config = config
+        self.model_id = model_id
+        self.emitter = EventEmitter()
+        self.log = EventLog(max_events=replay_events, max_age_s=replay_age_s)
+        self.state: SessionState = "starting"
+        self.created = time.time()
+        self.ended_at: float | None = None
+        self.error: str | None = None
+        self.transcript = TranscriptWriter(
+            transcript_path(data_dir, self.id),
+            {
+                "session_id": self.id,
+                "stream_id": self.stream_id,
+                "model": model_id,
+                "config": config.model_dump(mode="json"),
+            },
+        )
+        self._done = asyncio.Event()
+
+    @property
+    def stream_id(self) -> str:
+        return self.emitter.stream_id
+
+    @property
+    def ended(self) -> bool:
+        return self._done.is_set()
+
+    async def wait_ended(self) -> None:
+        await self._done.wait()
+
+    def publish(self, type: EventType, payload: BaseModel, **kwargs: Any) -> Envelope:
+        envelope = self.emitter.emit(type, payload, **kwargs)
+        self.on_envelope(envelope)
+        return envelope
+
+    def on_envelope(self, envelope: Envelope) -> None:
+        """Every broadcast event passes here: to the transcript if final, then to the log."""
+        if envelope.type == "FINALIZED" and envelope.payload["segment"]["text"]:
+            self.transcript.append(envelope.segment_id or "", envelope.payload["segment"])
+        self.log.publish(envelope)
+
+    def status(self, stage: str, message: str) -> None:
+        self.publish("STATUS", StatusPayload(stage=stage, message=message))  # type: ignore[arg-type]
+
+    def announce_start(self) -> None:
+        self.publish(
+            "SESSION_STARTED",
+            SessionStartedPayload(
+                session_id=self.id,
+                config={
+                    **self.config.model_dump(mode="json"),
+                    "model": self.model_id,
+                    "kind": self.kind,
+                },
+            ),
+        )
+
+    def fail(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> None:
+        self.error = message
+        self.publish(
+            "ERROR",
+            ErrorPayload(
+                code=code,
+                message=message,
+                recoverable=False,
+                details=details or {},
+            ),
+        )
+        self.status("error", message)
+        self.state = "error"
+
+    def finish(self, stats: dict[str, Any]) -> None:
+        """SESSION_ENDED, close the transcript and wake everyone waiting for the end."""
+        if self._done.is_set():
+            return
+        self.publish(
+            "SESSION_ENDED",
+            SessionEndedPayload(
+                stats={**stats, "segments": self.transcript.segments, "error": self.error}
+            ),
+        )
+        if self.state != "error":
+            self.state = "ended"
+        self.ended_at = time.time()
+        self.transcript.close()
+        self._done.set()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "session_id": self.id,
+            "stream_id": self.stream_id,
+            "kind": self.kind,
+            "state": self.state,
+            "model": self.model_id,
+            "config": self.config.model_dump(mode="json"),
+            "created": self.created,
+            "ended": self.ended_at,
+            "error": self.error,
+            "last_event_id": self.emitter.last_event_id,
+            "subscribers": len(self.log.subscribers),
+            "transcript_segments": self.transcript.segments,
+        }

@@ -1,0 +1,166 @@
+"""StreamingSession: the caption pipeline in this process, on the shared model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from loquilex.aggregation import PartialFinalAggregator
+from loquilex.asr import AsrEngine, AsrFailure, DecodeScheduler, StreamConfig, StreamingASR
+from loquilex.audio import AudioSource, AudioSourceError, FileSource, MicSource, PushSource
+from loquilex.errors import LoquiLexError, SequenceError, SessionError
+from loquilex.protocol import SnapshotPayload
+from loquilex.session._base import SessionBase
+from loquilex.session._config import SessionConfig
+from loquilex.session._pipeline import CaptionPipeline
+
+__all__ = ["StreamingSession"]
+
+logger = logging.getLogger(__name__)
+
+
+class StreamingSession(SessionBase):
+    """Audio from the microphone, a file on the server, or frames pushed over WebSocket."""
+
+    kind: Literal["streaming", "subprocess"] = "streaming"
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        engine: AsrEngine,
+        scheduler: DecodeScheduler,
+        stream_config: StreamConfig,
+        data_dir: Path,
+        model_id: str,
+        replay_events: int = 1000,
+        replay_age_s: float = 300.0,
+    ) -> None:
+        super().__init__(
+            config, data_dir, model_id, replay_events=replay_events, replay_age_s=replay_age_s
+        )
+        self.accepts_audio = config.source == "push"
+        self._engine = engine
+        self._scheduler = scheduler
+        self._stream_config = stream_config
+        self._source: AudioSource | None = None
+        self._pipeline: CaptionPipeline | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.last_sequence: int | None = None
+        self.dropped_while_paused = 0
+
+    def _make_source(self) -> AudioSource:
+        cfg = self.config
+        if cfg.source == "push":
+            return PushSource(cfg.sample_rate, cfg.channels, cfg.audio_format)
+        if cfg.source == "mic":
+            return MicSource()
+        return FileSource(Path(cfg.path or ""), realtime=cfg.realtime)
+
+    async def start(self) -> None:
+        self._source = self._make_source()
+        asr = StreamingASR(self._engine, self._stream_config)
+        aggregator = PartialFinalAggregator(self.emitter)
+        self._pipeline = CaptionPipeline(
+            self._source, asr, self._scheduler, aggregator, self.on_envelope, name=self.id
+        )
+        self.announce_start()
+        self.state = "running"
+        self.status("operational", "listening")
+        self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
+
+    async def _run(self) -> None:
+        assert self._pipeline is not None
+        try:
+            await self._pipeline.run()
+        except AsrFailure as exc:
+            self.fail("ASR_FAILURE", str(exc))
+        except AudioSourceError as exc:
+            self.fail("SESSION_ERROR", str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("session %s failed", self.id)
+            self.fail("SESSION_ERROR", f"session failed ({type(exc).__name__})")
+        finally:
+            self.finish(
+                self._pipeline.stats() | {"dropped_while_paused": self.dropped_while_paused}
+            )
+
+    def push_audio(self, data: bytes, sequence: int | None) -> None:
+        """Take one chunk from the audio client. Raises SequenceError, AudioFormatError."""
+        if not isinstance(self._source, PushSource):
+            raise SessionError("this session does not take pushed audio")
+        if self.ended or self.state == "stopping":
+            raise SessionError("session has ended")
+        if sequence is not None:
+            if self.last_sequence is not None and sequence <= self.last_sequence:
+                raise SequenceError(f"sequence {sequence} is not after {self.last_sequence}")
+            self.last_sequence = sequence
+        if self.state == "paused":
+            self.dropped_while_paused += len(data)
+            return
+        self._source.push(data)
+
+    async def pause(self) -> None:
+        if self._pipeline is None or self.ended:
+            raise SessionError("session is not running")
+        if self.state == "paused":
+            return
+        self._pipeline.pause()
+        self.state = "paused"
+        self.status("paused", "paused: audio is ignored until resume")
+
+    async def resume(self) -> None:
+        if self._pipeline is None or self.ended:
+            raise SessionError("session is not running")
+        if self.state != "paused":
+            return
+        self._pipeline.resume()
+        self.state = "running"
+        self.status("operational", "resumed")
+
+    async def finalize(self) -> None:
+        if self._pipeline is None or self.ended:
+            raise SessionError("session is not running")
+        self._pipeline.finalize()
+
+    async def stop(self, wait_s: float = 10.0) -> None:
+        """End the audio, flush the open segment as FINALIZED, SESSION_ENDED."""
+        if self._pipeline is None or self._task is None:
+            return
+        if not self.ended:
+            self.state = "stopping"
+            self._pipeline.resume()
+            self._pipeline.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), wait_s)
+        except TimeoutError:
+            logger.warning("session %s did not stop in %.0f s; cancelling", self.id, wait_s)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LoquiLexError):
+                await self._task
+
+    def snapshot(self) -> SnapshotPayload:
+        if self._pipeline is None:
+            return SnapshotPayload(
+                recent_finals=[], live_partial=None, last_event_id=self.emitter.last_event_id
+            )
+        return self._pipeline.aggregator.snapshot()
+
+    def metrics(self) -> dict[str, Any]:
+        pipeline = self._pipeline
+        stats = pipeline.stats() if pipeline is not None else {}
+        return {
+            **stats,
+            "lag_s": round(pipeline.asr.lag_s, 3) if pipeline is not None else 0.0,
+            "state": self.state,
+            "last_event_id": self.emitter.last_event_id,
+            "subscribers": [
+                {"queued": len(s), "dropped": dict(s.dropped_total)} for s in self.log.subscribers
+            ],
+            "scheduler_queue": self._scheduler.queue_depth,
+        }
