@@ -34,6 +34,13 @@ def register(sub: Any) -> None:
     stream.add_argument("--no-offline", action="store_true", help="skip the offline WER baseline")
     stream.set_defaults(handler=run_stream)
 
+    fanout = bsub.add_parser("fanout", help="event delivery to many WebSocket subscribers")
+    fanout.add_argument("--subscribers", type=int, default=100)
+    fanout.add_argument("--events", type=int, default=500)
+    fanout.add_argument("--rate", type=float, default=200.0, help="events published per second")
+    fanout.add_argument("--json", type=Path, help="write the results here")
+    fanout.set_defaults(handler=run_fanout)
+
 
 def run_synth(args: argparse.Namespace, ctx: Context) -> int:
     clips = synthesize(MEETING_SENTENCES, args.output, pauses=MEETING_PAUSES)
@@ -89,6 +96,27 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
     }
     width = max(len(k) for k in summary)
     for key, value in summary.items():
+        print(f"{key.ljust(width)}  {value}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def run_fanout(args: argparse.Namespace, ctx: Context) -> int:
+    from loquilex.bench._fanout import run_fanout_bench
+
+    if args.subscribers < 1 or args.events < 1 or args.rate <= 0:
+        raise CliError("--subscribers, --events and --rate must be positive")
+    results = run_fanout_bench(args.subscribers, args.events, args.rate)
+    report = {
+        "command": "loquilex " + " ".join(sys.argv[1:]),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "results": results,
+    }
+    width = max(len(k) for k in results)
+    for key, value in results.items():
         print(f"{key.ljust(width)}  {value}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,9 @@ class ServerSettings(BaseModel):
     max_sessions: int = Field(default=8, ge=1)
     max_frame_bytes: int = Field(default=1 << 20, ge=1024, description="Largest WebSocket frame.")
     subscriber_queue: int = Field(default=100, ge=10, description="Events buffered per client.")
+    socket_send_buffer: int = Field(
+        default=128 * 1024, ge=4096, description="Kernel send buffer per connection (bytes)."
+    )
     replay_events: int = Field(default=1000, ge=10)
     replay_age_s: float = Field(default=300.0, gt=0)
     resume_grace_s: float = Field(default=30.0, ge=0)

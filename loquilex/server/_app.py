@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,6 +50,7 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mgr = manager or SessionManager(settings)
         app.state.manager = mgr
+        app.state.loop = asyncio.get_running_loop()
         await mgr.warm_up()
         logger.info("model %s loaded and warm", mgr.default_model)
         try:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from loquilex.config import Settings
 from loquilex.server._app import create_app
@@ -22,13 +24,13 @@ DRAIN_S = 7.0
 
 
 class _GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
+        self._app = app  # uvicorn's loaded_app is wrapped in its own middleware
         self._draining: asyncio.Task[None] | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        app = self.config.loaded_app
-        manager = getattr(getattr(app, "state", None), "manager", None)
+        manager = getattr(self._app.state, "manager", None)
         if self._draining is not None or manager is None:
             super().handle_exit(sig, frame)
             return
@@ -45,6 +47,20 @@ class _GracefulServer(uvicorn.Server):
             super().handle_exit(sig, None)
 
 
+def _listen(host: str, port: int, send_buffer: int) -> socket.socket:
+    """The listening socket, with a fixed send buffer that accepted connections inherit.
+
+    Linux otherwise grows a loopback send buffer to megabytes, which would hide a stalled
+    client from the per-client queue (and its drop policy) behind seconds of stale events.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind((host, port))
+    return sock
+
+
 def serve(settings: Settings) -> None:
     app = create_app(settings)
     frame_limit = max(16 * 1024 * 1024, settings.server.max_frame_bytes * 4)
@@ -56,4 +72,5 @@ def serve(settings: Settings) -> None:
         ws_max_size=frame_limit,  # bigger than ours, so we can answer INVALID_MESSAGE
         timeout_graceful_shutdown=2,
     )
-    _GracefulServer(config).run()
+    sock = _listen(settings.server.host, settings.server.port, settings.server.socket_send_buffer)
+    _GracefulServer(config, app).run(sockets=[sock])

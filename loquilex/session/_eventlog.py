@@ -57,26 +57,32 @@ class Subscriber:
     def offer(self, envelope: Envelope) -> None:
         if self.closed:
             return
-        if len(self._queue) >= self.capacity and not self._drop_oldest():
-            if envelope.type in DROP_ORDER:
-                self._record_drop(envelope.type)
-                return
-            if len(self._queue) >= self.hard_limit:
-                logger.warning("subscriber stopped reading; disconnecting it")
-                self.overflowed = True
-                self.close()
-                return
+        dropped = None
+        if len(self._queue) >= self.capacity:
+            dropped = self._drop_oldest()
+            if dropped is None:
+                if envelope.type in DROP_ORDER:
+                    self._record_drop(envelope.type)
+                    return
+                if len(self._queue) >= self.hard_limit:
+                    logger.warning("subscriber stopped reading; disconnecting it")
+                    self.overflowed = True
+                    self.close()
+                    return
         self._queue.append(envelope)
+        if dropped is not None:
+            # After the envelope: the notice's id is newer, and ids must reach the client
+            # in increasing order.
+            self._record_drop(dropped)
         self._ready.set()
 
-    def _drop_oldest(self) -> bool:
+    def _drop_oldest(self) -> str | None:
         for kind in DROP_ORDER:
             for index, queued in enumerate(self._queue):
                 if queued.type == kind:
                     del self._queue[index]
-                    self._record_drop(kind)
-                    return True
-        return False
+                    return kind
+        return None
 
     def _record_drop(self, kind: str) -> None:
         self._episode[kind] += 1

@@ -1,0 +1,151 @@
+"""A real `loquilex serve` on 127.0.0.1 for tests, and small WebSocket client helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import websockets
+
+from tests.conftest import loquilex_bin
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    port: int
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+@contextmanager
+def run_server(data_dir: Path, log: Path, **env: str) -> Iterator[Server]:
+    port = free_port()
+    full_env = {**os.environ, "LX_DATA_DIR": str(data_dir), **env}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [loquilex_bin(), "serve", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
+    server = Server(port, data_dir, proc, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start:\n" + log.read_text())
+            time.sleep(0.1)
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def chunk_msg(data: bytes, sequence: int) -> str:
+    return json.dumps(
+        {"type": "AUDIO_CHUNK", "data": base64.b64encode(data).decode(), "sequence": sequence}
+    )
+
+
+@dataclass
+class Received:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def wait_for(self, kind: str, within_s: float = 30) -> dict[str, Any]:
+        """The first event of ``kind``, waiting for it to arrive if need be."""
+        async with asyncio.timeout(within_s):
+            while not self.of(kind):
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.of(kind)[0]
+
+
+async def collect(ws: Any, into: Received, until: str | None = "SESSION_ENDED") -> None:
+    """Read events until ``until`` arrives or the socket closes."""
+    try:
+        async for raw in ws:
+            event = json.loads(raw)
+            into.events.append(event)
+            into.times.append(time.time())
+            into.arrived.set()
+            if until is not None and event["type"] == until:
+                return
+    except websockets.ConnectionClosed:
+        return
+
+
+async def send_realtime(
+    ws: Any,
+    audio: bytes,
+    *,
+    chunk_s: float = 0.1,
+    speed: float = 1.0,
+    start_seq: int = 0,
+    binary_every: int = 0,
+) -> int:
+    """Send PCM16 at (a multiple of) real time; every ``binary_every``-th chunk as a binary
+    frame. Returns the next sequence number."""
+    size = int(16000 * 2 * chunk_s)
+    started = time.monotonic()
+    seq = start_seq
+    for index, offset in enumerate(range(0, len(audio), size)):
+        piece = audio[offset : offset + size]
+        if binary_every and index % binary_every == binary_every - 1:
+            await ws.send(piece)
+        else:
+            await ws.send(chunk_msg(piece, seq))
+            seq += 1
+        due = started + (index + 1) * chunk_s / speed
+        await asyncio.sleep(max(due - time.monotonic(), 0))
+    return seq
