@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System packages the tests need: espeak-ng (speech), sox (conversion).
+# System packages the tests need: espeak-ng (speech), sox (conversion), and Debian's
+# chromium for the browser tests (Playwright drives it; browser downloads are not used).
 # Installs only what is missing, so it is fast when everything is there.
 set -euo pipefail
 
@@ -7,6 +8,7 @@ need=()
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v make >/dev/null 2>&1 || need+=(make)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -14,7 +14,6 @@ serves batch transcription and every stream.
 from __future__ import annotations
 
 import logging
-import threading
 import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -51,8 +50,8 @@ def _compression_ratio(text: str) -> float:
 
 
 class WhisperEngine:
-    """:class:`AsrEngine` over a loaded ``faster_whisper.WhisperModel``. Thread-safe: calls
-    are serialised per engine, since CTranslate2 runs them on one replica anyway."""
+    """:class:`AsrEngine` over a loaded ``faster_whisper.WhisperModel``. Thread-safe:
+    CTranslate2 runs concurrent calls on the model's replicas (``num_workers``), one each."""
 
     capabilities = EngineCapabilities(word_timestamps=True, max_window_s=30.0)
 
@@ -71,7 +70,6 @@ class WhisperEngine:
             language=language if multilingual else "en",
         )
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
-        self._lock = threading.Lock()
         # Timestamp mode costs two tokens a segment but lets Whisper say where speech ends,
         # which keeps it from inventing words at the edge of short windows.
         self.timestamps = timestamps
@@ -84,8 +82,7 @@ class WhisperEngine:
         prefix: Sequence[str] = (),
         beam_size: int = 1,
     ) -> Hypothesis:
-        with self._lock:
-            return self._decode(audio, prompt, list(prefix), beam_size)
+        return self._decode(audio, prompt, list(prefix), beam_size)
 
     def _encode(self, audio: npt.NDArray[np.float32]) -> tuple[Any, int]:
         import ctranslate2

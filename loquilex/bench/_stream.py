@@ -145,9 +145,9 @@ def _measure(rec: _Recorder, clips: list[SpeechClip] | None, reference: str) -> 
 
 
 async def _run(
-    audio: Path, model: Any, language: str, config: StreamConfig, streams: int
+    audio: Path, model: Any, language: str, config: StreamConfig, streams: int, workers: int
 ) -> tuple[list[_Recorder], list[CaptionPipeline], float]:
-    scheduler = DecodeScheduler()
+    scheduler = DecodeScheduler(workers=workers)
     engine = WhisperEngine(model, language)
     recorders, pipelines = [], []
     for index in range(streams):
@@ -183,10 +183,13 @@ def run_stream_bench(
     clips: list[SpeechClip] | None = None,
     streams: int = 1,
     offline: bool = True,
+    workers: int = 1,
 ) -> StreamBenchResult:
     """Replay ``audio`` at real time on ``streams`` concurrent streams and measure."""
     config = config or StreamConfig()
-    recorders, pipelines, cpu_s = asyncio.run(_run(audio, model, language, config, streams))
+    recorders, pipelines, cpu_s = asyncio.run(
+        _run(audio, model, language, config, streams, workers)
+    )
     measured = [_measure(r, clips, reference) for r in recorders]
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     offline_wer = None

@@ -59,7 +59,7 @@ def _load_timing(path: Path) -> list[SpeechClip]:
 
 def run_stream(args: argparse.Namespace, ctx: Context) -> int:
     from loquilex.asr import StreamConfig
-    from loquilex.models import load_whisper
+    from loquilex.models import load_configured
 
     if args.streams < 1:
         raise CliError("--streams must be at least 1")
@@ -68,9 +68,7 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
     timing_path = args.timing or args.audio.with_suffix(".timing.json")
     clips = _load_timing(timing_path) if timing_path.is_file() else None
     asr = ctx.settings.asr
-    model = load_whisper(
-        ctx.store.resolve(asr.model), asr.device, asr.compute_type, asr.cpu_threads
-    )
+    model = load_configured(ctx.store.resolve(asr.model), asr)
     result = run_stream_bench(
         args.audio,
         reference,
@@ -80,6 +78,7 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         clips=clips,
         streams=args.streams,
         offline=not args.no_offline,
+        workers=asr.workers,
     )
     summary = result.summary()
     report = {

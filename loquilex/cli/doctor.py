@@ -107,13 +107,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         report.line("ok", f"model {status.spec.id}{mark}", state)
 
     try:
-        from loquilex.models import load_whisper
+        from loquilex.models import load_configured
 
         asr = ctx.settings.asr
         started = time.perf_counter()
-        model = load_whisper(
-            store.resolve(asr.model), asr.device, asr.compute_type, asr.cpu_threads
-        )
+        model = load_configured(store.resolve(asr.model), asr)
         tone = (0.1 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
         segments, _ = model.transcribe(tone, language=asr.language, beam_size=1)
         list(segments)  # decoding happens while iterating

@@ -18,7 +18,7 @@ from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import DecodeScheduler, StreamConfig, StreamingASR, WhisperEngine
 from loquilex.audio import AudioSource, FileSource, MicSource
 from loquilex.cli._common import Context
-from loquilex.models import load_whisper
+from loquilex.models import load_configured
 from loquilex.protocol import (
     Envelope,
     EventEmitter,
@@ -82,9 +82,7 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
     else:
         source = FileSource(Path(args.input), realtime=not args.fast)
     model_path = ctx.store.resolve(asr_cfg.model)
-    model = await asyncio.to_thread(
-        load_whisper, model_path, asr_cfg.device, asr_cfg.compute_type, asr_cfg.cpu_threads
-    )
+    model = await asyncio.to_thread(load_configured, model_path, asr_cfg)
     config = StreamConfig.from_settings(ctx.settings.stream)
     engine = WhisperEngine(model, asr_cfg.language)
     emitter = EventEmitter()
@@ -106,7 +104,7 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
     )
     sink(emitter.emit("STATUS", StatusPayload(stage="operational", message="listening")))
 
-    scheduler = DecodeScheduler()
+    scheduler = DecodeScheduler(workers=asr_cfg.workers)
     pipeline = CaptionPipeline(
         source,
         StreamingASR(engine, config),

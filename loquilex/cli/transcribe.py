@@ -57,7 +57,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return 2
     audio = decode_file(args.audio)
     model_path = ctx.store.resolve(asr.model)
-    model = load_whisper(model_path, asr.device, asr.compute_type, asr.cpu_threads)
+    # One file, one decode at a time: let CTranslate2 use every core for it.
+    model = load_whisper(model_path, asr.device, asr.compute_type, cpu_threads=0, workers=1)
     name = asr.model or ctx.store.get_default()
     progress = _Progress() if duration_of(audio) >= PROGRESS_MIN_S else None
     transcript = transcribe_array(

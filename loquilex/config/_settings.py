@@ -51,7 +51,12 @@ class AsrSettings(BaseModel):
     )
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = Field(default="int8", description="CTranslate2 compute type.")
-    cpu_threads: int = Field(default=0, ge=0, description="0 lets CTranslate2 choose.")
+    cpu_threads: int = Field(
+        default=1, ge=0, description="Threads per decode (0 lets CTranslate2 choose)."
+    )
+    workers: int = Field(
+        default=2, ge=1, le=16, description="Model replicas: decodes that can run at once."
+    )
     beam_size: int = Field(default=5, ge=1, le=10, description="Beam for batch/final decodes.")
     language: str = "en"
 

@@ -1,7 +1,12 @@
 """Whisper models: the catalogue, the on-disk store (install/remove/default) and loading."""
 
 from loquilex.models._catalog import CATALOG, ModelSpec
-from loquilex.models._loader import load_whisper, resolve_device, validate_model_dir
+from loquilex.models._loader import (
+    load_configured,
+    load_whisper,
+    resolve_device,
+    validate_model_dir,
+)
 from loquilex.models._store import ModelStatus, ModelStore, assemble_split_model
 
 __all__ = [
@@ -10,6 +15,7 @@ __all__ = [
     "ModelStatus",
     "ModelStore",
     "assemble_split_model",
+    "load_configured",
     "load_whisper",
     "resolve_device",
     "validate_model_dir",

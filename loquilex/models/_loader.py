@@ -13,12 +13,12 @@ from loquilex.errors import ModelError
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-__all__ = ["load_whisper", "resolve_device", "validate_model_dir"]
+__all__ = ["load_configured", "load_whisper", "resolve_device", "validate_model_dir"]
 
 logger = logging.getLogger(__name__)
 
 _REQUIRED = ("model.bin", "config.json", "tokenizer.json")
-_cache: dict[tuple[str, str, str, int], Any] = {}
+_cache: dict[tuple[str, str, str, int, int], Any] = {}
 _cache_lock = threading.Lock()
 
 
@@ -54,14 +54,18 @@ def resolve_device(device: str) -> str:
 
 
 def load_whisper(
-    path: Path, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0
+    path: Path,
+    device: str = "cpu",
+    compute_type: str = "int8",
+    cpu_threads: int = 0,
+    workers: int = 1,
 ) -> WhisperModel:
     """Load (once per process and configuration) the model at ``path``."""
     validate_model_dir(path)
     device = resolve_device(device)
     if device == "cuda" and compute_type == "int8":
         compute_type = "int8_float16"
-    key = (str(path.resolve()), device, compute_type, cpu_threads)
+    key = (str(path.resolve()), device, compute_type, cpu_threads, workers)
     with _cache_lock:
         model = _cache.get(key)
         if model is None:
@@ -74,9 +78,15 @@ def load_whisper(
                     device=device,
                     compute_type=compute_type,
                     cpu_threads=cpu_threads,
+                    num_workers=workers,
                     local_files_only=True,
                 )
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelError(f"cannot load model at {path}: {exc}") from exc
             _cache[key] = model
     return model
+
+
+def load_configured(path: Path, asr: Any, device: str | None = None) -> WhisperModel:
+    """``load_whisper`` with the threads, replicas and compute type of ``Settings.asr``."""
+    return load_whisper(path, device or asr.device, asr.compute_type, asr.cpu_threads, asr.workers)

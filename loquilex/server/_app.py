@@ -6,9 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loquilex import __version__
@@ -72,5 +74,13 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
     app.include_router(models_router)
     app.include_router(sessions_router)
     app.include_router(ws_router)
+    ui_dir = resources.files("loquilex") / "ui"
+    app.mount("/ui", StaticFiles(directory=str(ui_dir)), name="ui")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        """The browser UI."""
+        return FileResponse(str(ui_dir / "index.html"), media_type="text/html")
+
     app.add_middleware(_HostOriginGuard, settings=settings)
     return app

@@ -15,7 +15,7 @@ from loquilex.errors import (
     SessionNotFoundError,
     UnsupportedError,
 )
-from loquilex.models import ModelStore, load_whisper
+from loquilex.models import ModelStore, load_configured
 from loquilex.session._base import Session
 from loquilex.session._config import SessionConfig
 from loquilex.session._streaming import StreamingSession
@@ -33,7 +33,7 @@ class SessionManager:
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self.store = store or ModelStore(settings.data_dir)
-        self.scheduler = DecodeScheduler()
+        self.scheduler = DecodeScheduler(workers=settings.asr.workers)
         self._engines: dict[tuple[str, str], AsrEngine] = {}
         self._sessions: dict[str, Session] = {}
         self._lock = asyncio.Lock()
@@ -51,9 +51,7 @@ class SessionManager:
         if engine is None:
             asr = self.settings.asr
             path = self.store.resolve(model_id)
-            whisper = await asyncio.to_thread(
-                load_whisper, path, device, asr.compute_type, asr.cpu_threads
-            )
+            whisper = await asyncio.to_thread(load_configured, path, asr, device)
             engine = WhisperEngine(whisper, asr.language)
             self._engines[key] = engine
         return model_id, engine

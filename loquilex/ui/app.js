@@ -1,0 +1,428 @@
+// LoquiLex browser client: microphone → /ws/{id} (AUDIO_CHUNK) → captions on the page.
+// Plain ES module, no build step. Protocol: see docs/api.md.
+
+const $ = (id) => document.getElementById(id);
+const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
+const MAX_BUFFERED_CHUNKS = 600; // 60 s of audio kept while the connection is down
+
+const state = {
+  sessionId: null,
+  streamId: null,
+  ws: null,
+  wantSocket: false,      // false once we ended the session or detached on purpose
+  lastEventId: 0,
+  finals: new Set(),       // segment ids already shown: a final is never shown twice
+  sequence: 0,
+  unsent: [],              // [sequence, base64] waiting for the socket
+  sentSeconds: 0,
+  capture: null,           // {stream, context, node}
+  role: "idle",            // idle | speaker | viewer
+  paused: false,
+  attempt: 0,
+};
+
+// ---- messages and status ---------------------------------------------------------------
+function showMessage(text) {
+  const box = $("message");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+function setConn(text, kind) {
+  const pill = $("conn");
+  pill.textContent = text;
+  pill.dataset.state = kind || "";
+}
+
+function explainMediaError(err) {
+  switch (err && err.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Microphone permission was denied. Allow microphone access for this page in your browser's site settings, then press Start again.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No microphone was found. Plug one in (or pick one in your system sound settings), then press Start again.";
+    case "NotReadableError":
+      return "The microphone is busy in another program. Close it there, then press Start again.";
+    default:
+      return `Could not start the microphone: ${err && err.message ? err.message : err}`;
+  }
+}
+
+function serverGone() {
+  showMessage(`Can't reach the LoquiLex server at ${location.host}. Is \`loquilex serve\` still running? Captions will continue when it is back.`);
+}
+
+// ---- rendering ---------------------------------------------------------------------------
+function fmtTime(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function addFinal(segmentId, segment) {
+  if (!segment.text || state.finals.has(segmentId)) return;
+  state.finals.add(segmentId);
+  const li = document.createElement("li");
+  li.dataset.segment = segmentId;
+  const time = document.createElement("time");
+  time.textContent = fmtTime(segment.start);
+  const text = document.createElement("span");
+  text.className = "text";
+  text.textContent = segment.text;
+  li.append(time, text);
+  $("finals").append(li);
+  const live = document.createElement("p");
+  live.textContent = segment.text;
+  $("live-region").append(live);
+  while ($("live-region").childElementCount > 5) $("live-region").firstElementChild.remove();
+  scrollToEnd();
+}
+
+function setPartial(segmentId, segment) {
+  const p = $("partial");
+  if (!segment || state.finals.has(segmentId)) {
+    p.querySelector(".stable").textContent = "";
+    p.querySelector(".unstable").textContent = "";
+    delete p.dataset.segment;
+    return;
+  }
+  p.dataset.segment = segmentId;
+  const stable = segment.stable_text || "";
+  p.querySelector(".stable").textContent = stable;
+  p.querySelector(".unstable").textContent =
+    (stable && segment.unstable_text ? " " : "") + (segment.unstable_text || "");
+  scrollToEnd();
+}
+
+function markGap(from, to) {
+  const li = document.createElement("li");
+  li.className = "gap";
+  li.textContent = `Connection gap: events ${from}–${to} were lost; the transcript below was restored from the server.`;
+  $("finals").append(li);
+}
+
+function scrollToEnd() {
+  const box = $("captions");
+  box.scrollTop = box.scrollHeight;
+}
+
+function updateLag(audioEnd) {
+  if (state.role !== "speaker" || audioEnd == null) return;
+  const lag = Math.max(0, state.sentSeconds - audioEnd);
+  $("lag").textContent = `lag ${lag.toFixed(1)} s`;
+}
+
+// ---- events from the server --------------------------------------------------------------
+function onEvent(event) {
+  if (event.event_id <= state.lastEventId) return; // replayed twice: ignore
+  state.lastEventId = event.event_id;
+  const p = event.payload;
+  switch (event.type) {
+    case "SESSION_STARTED":
+      $("model-info").textContent = `model ${p.config.model}`;
+      break;
+    case "STATUS":
+      if (p.stage === "paused") setConn("paused", "paused");
+      else if (p.stage === "operational") setConn("live", "live");
+      else if (p.stage === "error") { setConn("error", "error"); showMessage(p.message); }
+      break;
+    case "PARTIAL":
+      setPartial(event.segment_id, p.segment);
+      updateLag(event.ts_audio_end);
+      break;
+    case "FINALIZED":
+      addFinal(event.segment_id, p.segment);
+      if ($("partial").dataset.segment === event.segment_id) setPartial(null, null);
+      updateLag(event.ts_audio_end);
+      break;
+    case "SNAPSHOT":
+      for (const f of p.recent_finals) addFinal(f.segment_id, f);
+      setPartial(p.live_partial && p.live_partial.segment_id, p.live_partial);
+      break;
+    case "ERROR":
+      if (p.code === "RESUME_GAP") markGap(p.missing_from, p.missing_to);
+      else if (p.code === "BUFFER_OVERFLOW")
+        showMessage(`The connection is too slow: ${p.dropped_count} live caption update(s) were skipped. Final captions are complete.`);
+      else showMessage(`${p.code}: ${p.message}`);
+      break;
+    case "SESSION_ENDED":
+      state.wantSocket = false;
+      setConn("ended", "");
+      setPartial(null, null);
+      stopCapture();
+      setButtons();
+      break;
+  }
+}
+
+// ---- the socket, with resume ---------------------------------------------------------------
+function wsUrl() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}/ws/${state.sessionId}`;
+}
+
+function connect() {
+  state.wantSocket = true;
+  const ws = new WebSocket(wsUrl());
+  state.ws = ws;
+  ws.onopen = () => {
+    if (state.lastEventId > 0) {
+      ws.send(JSON.stringify({ type: "RESUME_SESSION", stream_id: state.streamId,
+                               last_event_id: state.lastEventId }));
+    }
+    state.attempt = 0;
+    showMessage("");
+    setConn(state.paused ? "paused" : "live", state.paused ? "paused" : "live");
+    flushAudio();
+  };
+  ws.onmessage = (msg) => onEvent(JSON.parse(msg.data));
+  ws.onclose = () => {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    if (!state.wantSocket) return;
+    const delay = RECONNECT_DELAYS_MS[Math.min(state.attempt, RECONNECT_DELAYS_MS.length - 1)];
+    state.attempt += 1;
+    setConn("reconnecting…", "reconnecting");
+    if (state.attempt > 3) serverGone();
+    setTimeout(() => { if (state.wantSocket && !state.ws) connect(); }, delay);
+  };
+}
+
+function flushAudio() {
+  const ws = state.ws;
+  while (ws && ws.readyState === WebSocket.OPEN && state.unsent.length) {
+    const [sequence, data] = state.unsent.shift();
+    ws.send(JSON.stringify({ type: "AUDIO_CHUNK", data, sequence }));
+  }
+}
+
+function toBase64(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function onAudio(buffer) {
+  if (state.paused) return;
+  state.sentSeconds += buffer.byteLength / 2 / 16000;
+  state.unsent.push([state.sequence++, toBase64(buffer)]);
+  if (state.unsent.length > MAX_BUFFERED_CHUNKS) state.unsent.shift();
+  flushAudio();
+}
+
+// ---- microphone ------------------------------------------------------------------------------
+async function startCapture() {
+  const raw = $("raw-audio").checked;
+  const stream = await navigator.mediaDevices.getUserMedia({
+    audio: raw ? { echoCancellation: false, noiseSuppression: false, autoGainControl: false,
+                   channelCount: 1 }
+               : { channelCount: 1 },
+  });
+  // Created only now: an AudioContext made before getUserMedia succeeds starts suspended.
+  const context = new AudioContext();
+  await context.audioWorklet.addModule("/ui/worklet.js");
+  const source = context.createMediaStreamSource(stream);
+  const node = new AudioWorkletNode(context, "pcm-downsampler");
+  node.port.onmessage = (msg) => onAudio(msg.data);
+  source.connect(node);
+  if (context.state === "suspended") await context.resume();
+  state.capture = { stream, context, node };
+}
+
+function stopCapture() {
+  const cap = state.capture;
+  state.capture = null;
+  if (!cap) return;
+  cap.node.port.onmessage = null;
+  cap.stream.getTracks().forEach((t) => t.stop());
+  cap.context.close();
+}
+
+// ---- REST -------------------------------------------------------------------------------------
+async function api(method, path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    serverGone();
+    throw err;
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
+    throw new Error(detail || `${response.status}`);
+  }
+  return data;
+}
+
+async function loadModels() {
+  try {
+    const models = await api("GET", "/models/asr");
+    const select = $("model");
+    select.replaceChildren();
+    for (const m of models) {
+      const option = new Option(`${m.id}${m.installed ? "" : " (not installed)"}`, m.id);
+      option.disabled = !m.installed;
+      option.selected = m.default;
+      select.append(option);
+    }
+  } catch (err) {
+    console.warn("could not list models", err);
+  }
+}
+
+// ---- controls ---------------------------------------------------------------------------------
+function resetTranscript() {
+  state.finals.clear();
+  state.lastEventId = 0;
+  state.sequence = 0;
+  state.unsent = [];
+  state.sentSeconds = 0;
+  state.paused = false;
+  $("finals").replaceChildren();
+  $("live-region").replaceChildren();
+  setPartial(null, null);
+  $("lag").textContent = "";
+}
+
+function useSession(sessionId, streamId) {
+  state.sessionId = sessionId;
+  state.streamId = streamId;
+  $("session-info").textContent = `session ${sessionId}`;
+  for (const a of document.querySelectorAll(".dl")) {
+    a.href = `/sessions/${sessionId}/transcript?format=${a.dataset.format}`;
+    a.setAttribute("download", `captions.${a.dataset.format}`);
+    a.setAttribute("aria-disabled", "false");
+  }
+}
+
+function setButtons() {
+  const running = state.role !== "idle" && state.wantSocket;
+  $("start").textContent = state.role === "speaker" && running ? "Stop " : "Start ";
+  $("start").append(Object.assign(document.createElement("kbd"), { textContent: "S" }));
+  $("pause").disabled = !running;
+  $("finalize").disabled = !running;
+  $("pause").firstChild.textContent = state.paused ? "Resume " : "Pause ";
+}
+
+async function start() {
+  showMessage("");
+  resetTranscript();
+  try {
+    await startCapture();
+  } catch (err) {
+    showMessage(explainMediaError(err));
+    setConn("idle", "");
+    return;
+  }
+  try {
+    const created = await api("POST", "/sessions", { source: "push", model: $("model").value || null });
+    useSession(created.session_id, created.stream_id);
+    $("model-info").textContent = `model ${$("model").value}`;
+  } catch (err) {
+    stopCapture();
+    showMessage(`Could not start a session: ${err.message}`);
+    return;
+  }
+  state.role = "speaker";
+  connect();
+  setButtons();
+}
+
+async function stop() {
+  stopCapture();
+  const ws = state.ws;
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    flushAudio();
+    ws.send(JSON.stringify({ type: "END_SESSION" }));
+  } else if (state.sessionId) {
+    await api("DELETE", `/sessions/${state.sessionId}`).catch(() => {});
+  }
+  setButtons();
+}
+
+async function togglePause() {
+  if (!state.sessionId) return;
+  const action = state.paused ? "resume" : "pause";
+  try {
+    await api("POST", `/sessions/${state.sessionId}/${action}`);
+    state.paused = !state.paused;
+  } catch (err) {
+    showMessage(`Could not ${action}: ${err.message}`);
+  }
+  setButtons();
+}
+
+async function finalizeNow() {
+  if (!state.sessionId) return;
+  await api("POST", `/sessions/${state.sessionId}/finalize`).catch((err) =>
+    showMessage(`Could not finalize: ${err.message}`));
+}
+
+async function attach(sessionId) {
+  showMessage("");
+  resetTranscript();
+  try {
+    const info = await api("GET", `/sessions/${encodeURIComponent(sessionId)}`);
+    useSession(info.session_id, info.stream_id);
+    $("model-info").textContent = `model ${info.model}`;
+  } catch (err) {
+    showMessage(`Could not attach: ${err.message}`);
+    return;
+  }
+  state.role = "viewer";
+  connect();
+  setButtons();
+}
+
+function typesText(el) {
+  // Shortcuts stay off while the user types; checkboxes and sliders take no letters.
+  if (!el || !el.tagName) return false;
+  if (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+  return el.tagName === "INPUT" && !["checkbox", "radio", "range", "button", "submit"].includes(el.type);
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || typesText(event.target)) return;
+  const key = event.key.toLowerCase();
+  if (key === "s") { event.preventDefault(); $("start").click(); }
+  else if (key === "p" && !$("pause").disabled) { event.preventDefault(); togglePause(); }
+  else if (key === "f" && !$("finalize").disabled) { event.preventDefault(); finalizeNow(); }
+}
+
+function init() {
+  $("start").addEventListener("click", () => {
+    if (state.role === "speaker" && state.wantSocket) stop(); else start();
+  });
+  $("pause").addEventListener("click", togglePause);
+  $("finalize").addEventListener("click", finalizeNow);
+  $("attach-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = $("attach-id").value.trim();
+    if (id) attach(id);
+  });
+  $("size").addEventListener("input", (e) =>
+    document.documentElement.style.setProperty("--caption-size", `${e.target.value}px`));
+  $("contrast").addEventListener("change", (e) => {
+    document.documentElement.dataset.theme = e.target.checked ? "contrast" : "";
+  });
+  document.addEventListener("keydown", onKey);
+  const attachId = new URLSearchParams(location.search).get("session");
+  if (attachId) attach(attachId);
+  loadModels();
+  setButtons();
+}
+
+// For diagnostics and tests: drop the socket as a network failure would (it reconnects).
+window.loquilex = {
+  state,
+  dropConnection() { if (state.ws) state.ws.close(4000, "simulated drop"); },
+};
+
+init();
