@@ -11,3 +11,4 @@ $LX bench stream bench/audio/meeting.wav --ref bench/audio/meeting.txt \
     --json bench/results/stream-1.json
 $LX bench stream bench/audio/meeting.wav --ref bench/audio/meeting.txt --streams 4 \
     --no-offline --json bench/results/stream-4.json
+$LX bench fanout --subscribers 100 --events 500 --rate 200 --json bench/results/fanout-100.json
