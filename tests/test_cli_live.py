@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from loquilex.bench import word_error_rate
-from tests.conftest import WER_BOUND, CliRunner, Speech, loquilex_bin
+from tests.conftest import (
+    STREAM_WER_BOUND,
+    CliRunner,
+    Speech,
+    assert_sentences_finalized,
+    loquilex_bin,
+)
 from tests.protocol_checks import check_stream, final_text
 
 pytestmark = pytest.mark.model
@@ -34,7 +40,8 @@ def test_jsonl_on_a_file_is_valid_spec_envelopes(cli: CliRunner, speech: Speech)
     assert events[-1]["payload"]["stats"]["finals"] == len(speech.clips)
     types = [e["type"] for e in events]
     assert types.count("PARTIAL") >= len(speech.clips)
-    assert word_error_rate(speech.text, final_text(events)) <= WER_BOUND
+    assert word_error_rate(speech.text, final_text(events)) <= STREAM_WER_BOUND
+    assert_sentences_finalized(events, speech.clips)
 
 
 def test_terminal_view_commits_finals(cli: CliRunner, speech: Speech) -> None:

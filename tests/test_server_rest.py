@@ -16,7 +16,7 @@ from loquilex.bench import word_error_rate
 from loquilex.config import load_settings
 from loquilex.protocol import event_schema
 from loquilex.server import create_app
-from tests.conftest import WER_BOUND, Speech, loquilex_bin
+from tests.conftest import STREAM_WER_BOUND, Speech, loquilex_bin
 from tests.server_harness import Server, run_server
 
 pytestmark = pytest.mark.model
@@ -134,7 +134,7 @@ def test_file_session_transcript_survives_delete_and_restart(
         assert info["state"] == "ended" and info["transcript_segments"] == len(speech.clips)
         txt = c.get(f"/sessions/{sid}/transcript", params={"format": "txt"})
         assert txt.headers["content-type"].startswith("text/plain")
-        assert word_error_rate(speech.text, txt.text) <= WER_BOUND
+        assert word_error_rate(speech.text, txt.text) <= STREAM_WER_BOUND
         vtt = c.get(f"/sessions/{sid}/transcript", params={"format": "vtt"}).text
         assert vtt.startswith("WEBVTT\n\n1\n")
         assert c.get(f"/sessions/{sid}/transcript", params={"format": "docx"}).status_code == 422

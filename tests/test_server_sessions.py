@@ -17,7 +17,7 @@ import websockets
 
 from loquilex.audio import decode_file
 from loquilex.bench import word_error_rate
-from tests.conftest import WER_BOUND, Speech
+from tests.conftest import STREAM_WER_BOUND, Speech, assert_sentences_finalized
 from tests.protocol_checks import check_stream, final_text
 from tests.server_harness import Received, Server, collect, pcm16, run_server, send_realtime
 
@@ -53,7 +53,8 @@ def test_subprocess_session_end_to_end(server: Server, speech: Speech) -> None:
     check_stream(got.events)
     assert info["kind"] == "subprocess" and info["state"] == "ended"
     assert all(e["stream_id"] == created.json()["stream_id"] for e in got.events)
-    assert word_error_rate(speech.text, final_text(got.events)) <= WER_BOUND
+    assert word_error_rate(speech.text, final_text(got.events)) <= STREAM_WER_BOUND
+    assert_sentences_finalized(got.events, speech.clips)
     assert len(got.of("PARTIAL")) >= 1
     assert got.events[-1]["payload"]["stats"]["child"]["finals"] == len(speech.clips)
 

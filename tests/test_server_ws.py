@@ -15,7 +15,7 @@ import websockets
 
 from loquilex.audio import decode_file
 from loquilex.bench import word_error_rate
-from tests.conftest import WER_BOUND, Speech
+from tests.conftest import STREAM_WER_BOUND, Speech, assert_sentences_finalized
 from tests.protocol_checks import check_stream, final_text
 from tests.server_harness import (
     Received,
@@ -74,7 +74,8 @@ def test_stream_endpoint_end_to_end(server: Server, speech: Speech, audio: bytes
     types = [e["type"] for e in got.events]
     assert types[0] == "SESSION_STARTED" and types[-1] == "SESSION_ENDED"
     assert types.count("PARTIAL") >= len(speech.clips)
-    assert word_error_rate(speech.text, final_text(got.events)) <= WER_BOUND
+    assert word_error_rate(speech.text, final_text(got.events)) <= STREAM_WER_BOUND
+    assert_sentences_finalized(got.events, speech.clips)
     assert len([f for f in got.of("FINALIZED") if f["payload"]["segment"]["text"]]) == len(
         speech.clips
     )
@@ -128,7 +129,8 @@ def test_push_over_ws_late_joiner_and_resume(server: Server, speech: Speech, aud
     assert [e["event_id"] for e in seen] == [e["event_id"] for e in _broadcast(full.events)]
     finals = [e["segment_id"] for e in seen if e["type"] == "FINALIZED"]
     assert len(finals) == len(set(finals))
-    assert word_error_rate(speech.text, final_text(full.events)) <= WER_BOUND
+    assert word_error_rate(speech.text, final_text(full.events)) <= STREAM_WER_BOUND
+    assert_sentences_finalized(full.events, speech.clips)
 
 
 def test_resume_beyond_the_replay_log_gets_gap_and_snapshot(
@@ -216,7 +218,8 @@ def test_bad_input_keeps_the_session_and_loses_nothing(
     assert all(e["payload"]["recoverable"] for e in got.of("ERROR"))
     assert got.of("PONG")[0]["payload"]["timestamp"] == 123
     assert got.events[-1]["type"] == "SESSION_ENDED"
-    assert word_error_rate(speech.text, final_text(got.events)) <= WER_BOUND
+    assert word_error_rate(speech.text, final_text(got.events)) <= STREAM_WER_BOUND
+    assert_sentences_finalized(got.events, speech.clips)
 
 
 def test_unsupported_sample_format_and_bad_start(server: Server) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from loquilex.bench import word_error_rate
-from tests.conftest import Speech
+from tests.conftest import STREAM_WER_BOUND, Speech
 from tests.server_harness import Server, run_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -22,12 +22,10 @@ pytestmark = pytest.mark.model
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 #: The browser path adds two resamplings (Chromium's fake capture device plays the 16 kHz
-#: file at 48 kHz, our AudioWorklet brings it back to 16 kHz) and a forced reconnect; over
-#: repeated runs tiny.en scored 13-24% WER on these four sentences that way. The bound is
-#: 30%, and because one lost sentence costs about 25%, the test also requires the last word
-#: of every sentence.
-BROWSER_WER_BOUND = 0.30
-SENTENCE_ENDS = ("park", "friday", "morning", "bread")
+#: file at 48 kHz, our AudioWorklet brings it back to 16 kHz) and a forced reconnect, on
+#: top of real-time streaming (see STREAM_WER_BOUND). Because one lost sentence costs about
+#: 25%, the test also requires one final per spoken sentence.
+BROWSER_WER_BOUND = STREAM_WER_BOUND
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
@@ -120,7 +118,7 @@ def test_live_captions_from_the_microphone(
         )
         browser.close()
     assert word_error_rate(speech.text, text) <= BROWSER_WER_BOUND, text
-    assert all(word in text.lower() for word in SENTENCE_ENDS), text
+    assert len(segment_ids) >= len(speech.clips), text
     assert len(segment_ids) == len(set(segment_ids)), "a final was shown twice"
     assert live_region.strip(), "finals are announced in the ARIA live region"
     assert vtt.startswith("WEBVTT\n\n1\n")

@@ -81,24 +81,13 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         workers=asr.workers,
     )
     summary = result.summary()
-    report = {
-        "command": "loquilex " + " ".join(sys.argv[1:]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "model": asr.model or ctx.store.get_default(),
-        "settings": {
-            "asr": asr.model_dump(mode="json"),
-            "stream": ctx.settings.stream.model_dump(),
-        },
-        "results": summary,
-        "hypotheses": result.hypotheses,
-    }
-    width = max(len(k) for k in summary)
-    for key, value in summary.items():
-        print(f"{key.ljust(width)}  {value}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _report(
+        summary,
+        args.json,
+        model=asr.model or ctx.store.get_default(),
+        settings={"asr": asr.model_dump(mode="json"), "stream": ctx.settings.stream.model_dump()},
+        hypotheses=result.hypotheses,
+    )
     return 0
 
 
@@ -107,17 +96,23 @@ def run_fanout(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.subscribers < 1 or args.events < 1 or args.rate <= 0:
         raise CliError("--subscribers, --events and --rate must be positive")
-    results = run_fanout_bench(args.subscribers, args.events, args.rate)
-    report = {
-        "command": "loquilex " + " ".join(sys.argv[1:]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "results": results,
-    }
+    _report(run_fanout_bench(args.subscribers, args.events, args.rate), args.json)
+    return 0
+
+
+def _report(results: dict[str, Any], json_path: Path | None, **context: Any) -> None:
+    """Print the results as a table; with ``--json``, write them with the exact command,
+    date and machine, so a number in the docs can be traced to how it was made."""
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key.ljust(width)}  {value}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0
+    if json_path is not None:
+        report = {
+            "command": "loquilex " + " ".join(sys.argv[1:]),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            **context,
+            "results": results,
+        }
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,54 @@
+"""`loquilex bench stream|fanout` produce the numbers and JSON that docs/PERFORMANCE.md cites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import STREAM_WER_BOUND, CliRunner, Speech
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+def test_bench_stream_reports_and_writes_json(
+    cli: CliRunner, speech: Speech, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.json"
+    ref = tmp_path / "ref.txt"
+    ref.write_text(speech.text)
+    proc = cli(
+        "bench",
+        "stream",
+        str(speech.path),
+        "--ref",
+        str(ref),
+        "--no-offline",
+        "--json",
+        str(out),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    results = report["results"]
+    assert report["command"].startswith("loquilex bench stream")
+    assert report["machine"]["cpus"] >= 1
+    assert results["streams"] == 1
+    assert results["wer"] <= STREAM_WER_BOUND
+    assert results["sentences_not_finalized"] == 0
+    assert 0 < results["final_latency_p50_s"] < 1.5  # measured against the true sentence ends
+    assert results["words_in_silence"] == 0
+    assert 0 < results["cpu_s_per_audio_s"] < 2
+    assert "final_latency_p95_s" in proc.stdout
+
+
+def test_bench_fanout(cli: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "f.json"
+    proc = cli(
+        "bench", "fanout", "--subscribers", "5", "--events", "40", "--json", str(out), timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())["results"]
+    assert results["deliveries"] == 5 * 40
+    assert results["emit_to_receive_p99_ms"] > 0
