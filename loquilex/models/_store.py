@@ -92,6 +92,19 @@ def assemble_split_model(
         raise ModelInstallError(
             f"expected model.bin.part1 and model.bin.part2 in {', '.join(map(str, part_dirs))}"
         )
+    missing = [
+        name for name in ("config.json", "tokenizer.json") if _find_part(part_dirs, name) is None
+    ]
+    if (
+        _find_part(part_dirs, "vocabulary.json") is None
+        and _find_part(part_dirs, "vocabulary.txt") is None
+    ):
+        missing.append("vocabulary.json")
+    if missing:
+        raise ModelInstallError(
+            f"the model packages do not contain {', '.join(missing)}, so no loadable model "
+            "can be assembled from them"
+        )
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

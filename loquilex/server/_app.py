@@ -17,7 +17,8 @@ from loquilex import __version__
 from loquilex.config import Settings
 from loquilex.server._errors import install_error_handlers
 from loquilex.server._routes import health_router, models_router, sessions_router
-from loquilex.server._security import check_request
+from loquilex.server._security import bearer_token as _bearer
+from loquilex.server._security import check_request, token_ok
 from loquilex.server._ws import ws_router
 from loquilex.session import SessionManager
 
@@ -26,9 +27,14 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 
+#: Reachable without the bearer token: the page itself, liveness and the API description.
+_PUBLIC = ("/", "/healthz", "/openapi.json", "/docs", "/schema/events")
+
+
 class _HostOriginGuard:
-    """403 for HTTP requests with a foreign Host, or a foreign Origin on state changes.
-    (WebSocket upgrades are checked in their route, before accepting.)"""
+    """403 for HTTP requests with a foreign Host, or a foreign Origin on state changes; 401
+    without the bearer token when one is configured. (WebSocket upgrades are checked in
+    their route, before accepting.)"""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -40,6 +46,15 @@ class _HostOriginGuard:
             reason = check_request(scope["method"], headers, self.settings)
             if reason is not None:
                 await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
+                return
+            path = scope["path"]
+            public = path in _PUBLIC or path.startswith("/ui/")
+            if not public and not token_ok(self.settings, [_bearer(headers)]):
+                await JSONResponse(
+                    {"detail": "a valid bearer token is required"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from loquilex.config import Settings
 
-__all__ = ["check_request", "token_ok"]
+__all__ = ["bearer_token", "check_request", "token_ok"]
 
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -57,6 +57,12 @@ def check_request(
     ):
         return "Origin not allowed"
     return None
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, if any."""
+    value = headers.get("authorization") or ""
+    return value[7:].strip() if value.lower().startswith("bearer ") else None
 
 
 def token_ok(settings: Settings, candidates: Iterable[str | None]) -> bool:

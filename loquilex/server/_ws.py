@@ -34,6 +34,7 @@ from loquilex.protocol import (
     Envelope,
     ErrorCode,
     ErrorPayload,
+    EventEmitter,
     InvalidMessage,
     Ping,
     PongPayload,
@@ -42,7 +43,7 @@ from loquilex.protocol import (
     parse_client_message,
 )
 from loquilex.server._deps import WsManagerDep, WsSettingsDep
-from loquilex.server._security import check_request, token_ok
+from loquilex.server._security import bearer_token, check_request, token_ok
 from loquilex.session import Session, SessionConfig, SessionManager, Subscriber
 
 __all__ = ["ws_router"]
@@ -53,15 +54,12 @@ ws_router = APIRouter()
 
 Message = MutableMapping[str, Any]
 
-#: How long a new connection waits for an optional RESUME_SESSION/AUTHENTICATE first.
+#: How long a new connection waits for an optional RESUME_SESSION first.
 _FIRST_MESSAGE_WAIT_S = 0.25
+#: How long an unauthenticated connection has to send AUTHENTICATE.
+_AUTH_WAIT_S = 10.0
 #: Close codes.
 _CLOSE_NORMAL, _CLOSE_POLICY, _CLOSE_TRY_AGAIN = 1000, 1008, 1013
-
-
-def _bearer(headers: Any) -> str | None:
-    value = headers.get("authorization") or ""
-    return value[7:].strip() if value.lower().startswith("bearer ") else None
 
 
 def _subprotocol_token(websocket: WebSocket) -> tuple[str | None, str | None]:
@@ -80,7 +78,7 @@ async def _admit(websocket: WebSocket, settings: Settings) -> tuple[bool, bool]:
         await websocket.close(code=_CLOSE_POLICY, reason=reason)
         return False, False
     token, subprotocol = _subprotocol_token(websocket)
-    authenticated = token_ok(settings, [_bearer(websocket.headers), token])
+    authenticated = token_ok(settings, [bearer_token(websocket.headers), token])
     await websocket.accept(subprotocol=subprotocol)
     return True, authenticated
 
@@ -94,14 +92,11 @@ class Connection:
         session: Session,
         manager: SessionManager,
         settings: Settings,
-        *,
-        authenticated: bool,
     ) -> None:
         self.ws = websocket
         self.session = session
         self.manager = manager
         self.settings = settings
-        self.authenticated = authenticated
         self.sub: Subscriber | None = None
         self._sender: asyncio.Task[None] | None = None
         self.sends_audio = False
@@ -205,9 +200,6 @@ class Connection:
         except InvalidMessage as exc:
             self.error("INVALID_MESSAGE", str(exc), **exc.details)
             return
-        if not self.authenticated and not isinstance(message, Authenticate):
-            await self.refuse_unauthenticated()
-            return
         match message:
             case AudioChunk():
                 try:
@@ -226,9 +218,7 @@ class Connection:
                 else:
                     self.subscribe(message.last_event_id)
             case Authenticate():
-                self.authenticated = token_ok(self.settings, [message.token])
-                if not self.authenticated:
-                    await self.refuse_unauthenticated()
+                pass  # already authenticated when the connection was admitted
             case StartSession():
                 self.error("INVALID_MESSAGE", "this connection already has a session")
 
@@ -261,11 +251,6 @@ class Connection:
             self.sends_audio = True
             self.manager.audio_attached(self.session)
 
-    async def refuse_unauthenticated(self) -> None:
-        self.error("UNAUTHORIZED", "a valid token is required", recoverable=False)
-        await asyncio.sleep(0.05)  # let the sender deliver the error
-        await self.ws.close(code=_CLOSE_POLICY, reason="unauthorized")
-
     async def receive_loop(self, first: Message | None = None) -> None:
         message = first
         while True:
@@ -274,9 +259,6 @@ class Connection:
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("bytes") is not None:
-                if not self.authenticated:
-                    await self.refuse_unauthenticated()
-                    return
                 self.handle_bytes(message["bytes"])
             elif message.get("text") is not None:
                 await self.handle_text(message["text"])
@@ -312,6 +294,30 @@ def _as_resume(message: Message | None) -> ResumeSession | None:
     return parsed if isinstance(parsed, ResumeSession) else None
 
 
+async def _send_error(websocket: WebSocket, code: ErrorCode, message: str) -> None:
+    """An error before the connection belongs to a session: a throwaway stream's envelope."""
+    envelope = EventEmitter().emit(
+        "ERROR", ErrorPayload(code=code, message=message, recoverable=code != "UNAUTHORIZED")
+    )
+    await websocket.send_text(envelope.to_json())
+
+
+async def _authenticate(websocket: WebSocket, settings: Settings, authenticated: bool) -> bool:
+    """Without a token from the handshake, the first message must be AUTHENTICATE."""
+    if authenticated:
+        return True
+    message = await _first_message(websocket, _AUTH_WAIT_S)
+    parsed = None
+    if message is not None and message.get("text") is not None:
+        with contextlib.suppress(InvalidMessage):
+            parsed = parse_client_message(message["text"])
+    if isinstance(parsed, Authenticate) and token_ok(settings, [parsed.token]):
+        return True
+    await _send_error(websocket, "UNAUTHORIZED", "a valid token is required")
+    await websocket.close(code=_CLOSE_POLICY, reason="unauthorized")
+    return False
+
+
 @ws_router.websocket("/ws/{session_id}")
 async def ws_session(
     websocket: WebSocket, session_id: str, manager: WsManagerDep, settings: WsSettingsDep
@@ -323,13 +329,13 @@ async def ws_session(
         await websocket.close(code=4404, reason="unknown session")
         return
     accepted, authenticated = await _admit(websocket, settings)
-    if not accepted:
+    if not accepted or not await _authenticate(websocket, settings, authenticated):
         return
-    conn = Connection(websocket, session, manager, settings, authenticated=authenticated)
+    conn = Connection(websocket, session, manager, settings)
     try:
         first = await _first_message(websocket, _FIRST_MESSAGE_WAIT_S)
         resume = _as_resume(first)
-        if resume is not None and resume.stream_id == session.stream_id and authenticated:
+        if resume is not None and resume.stream_id == session.stream_id:
             conn.subscribe(resume.last_event_id)
             first = None
         else:
@@ -346,7 +352,7 @@ async def ws_stream(websocket: WebSocket, manager: WsManagerDep, settings: WsSet
     """One connection: START_SESSION → events; AUDIO_CHUNK…; END_SESSION → SESSION_ENDED.
     RESUME_SESSION as the first message reattaches to a running session instead."""
     accepted, authenticated = await _admit(websocket, settings)
-    if not accepted:
+    if not accepted or not await _authenticate(websocket, settings, authenticated):
         return
     conn: Connection | None = None
     try:
@@ -354,7 +360,7 @@ async def ws_stream(websocket: WebSocket, manager: WsManagerDep, settings: WsSet
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            conn = await _open_stream(websocket, message, manager, settings, authenticated)
+            conn = await _open_stream(websocket, message, manager, settings)
         await conn.receive_loop()
     except WebSocketDisconnect:
         pass
@@ -363,22 +369,8 @@ async def ws_stream(websocket: WebSocket, manager: WsManagerDep, settings: WsSet
             await conn.close()
 
 
-async def _send_error(websocket: WebSocket, code: ErrorCode, message: str) -> None:
-    """An error before any session exists: an envelope of a throwaway stream."""
-    from loquilex.protocol import EventEmitter
-
-    envelope = EventEmitter().emit(
-        "ERROR", ErrorPayload(code=code, message=message, recoverable=True)
-    )
-    await websocket.send_text(envelope.to_json())
-
-
 async def _open_stream(
-    websocket: WebSocket,
-    message: Message,
-    manager: SessionManager,
-    settings: Settings,
-    authenticated: bool,
+    websocket: WebSocket, message: Message, manager: SessionManager, settings: Settings
 ) -> Connection | None:
     text = message.get("text")
     if text is None:
@@ -389,28 +381,18 @@ async def _open_stream(
     except InvalidMessage as exc:
         await _send_error(websocket, "INVALID_MESSAGE", str(exc))
         return None
-    if isinstance(parsed, Authenticate):
-        if not token_ok(settings, [parsed.token]):
-            await _send_error(websocket, "UNAUTHORIZED", "a valid token is required")
-            await websocket.close(code=_CLOSE_POLICY, reason="unauthorized")
-            raise WebSocketDisconnect(_CLOSE_POLICY)
-        return None
-    if not authenticated and not token_ok(settings, []):
-        await _send_error(websocket, "UNAUTHORIZED", "a valid token is required")
-        await websocket.close(code=_CLOSE_POLICY, reason="unauthorized")
-        raise WebSocketDisconnect(_CLOSE_POLICY)
     if isinstance(parsed, ResumeSession):
         try:
             session = manager.by_stream(parsed.stream_id)
         except LoquiLexError as exc:
             await _send_error(websocket, "SESSION_ERROR", str(exc))
             return None
-        conn = Connection(websocket, session, manager, settings, authenticated=True)
+        conn = Connection(websocket, session, manager, settings)
         conn.subscribe(parsed.last_event_id)
         return conn
     if not isinstance(parsed, StartSession):
         await _send_error(
-            websocket, "INVALID_MESSAGE", "send START_SESSION or RESUME_SESSION first"
+            websocket, "INVALID_MESSAGE", "start with START_SESSION or RESUME_SESSION"
         )
         return None
     try:
@@ -430,6 +412,6 @@ async def _open_stream(
     except LoquiLexError as exc:
         await _send_error(websocket, "SESSION_ERROR", str(exc))
         return None
-    conn = Connection(websocket, session, manager, settings, authenticated=True)
+    conn = Connection(websocket, session, manager, settings)
     conn.subscribe(0)  # from the start: SESSION_STARTED is its first event
     return conn
