@@ -42,6 +42,8 @@ _TOKENS_BASE = 8
 #: Silence appended after the window: without it Whisper cannot tell that speech has ended
 #: and tends to drop the last word or start the text over ("… morning. We are meeting …").
 _TAIL_PAD_S = 1.0
+#: Encoder input lengths are multiples of this many samples (0.5 s).
+_BUCKET = SAMPLE_RATE // 2
 
 
 def _compression_ratio(text: str) -> float:
@@ -87,7 +89,13 @@ class WhisperEngine:
     def _encode(self, audio: npt.NDArray[np.float32]) -> tuple[Any, int]:
         import ctranslate2
 
-        padded = np.concatenate([audio, np.zeros(int(_TAIL_PAD_S * SAMPLE_RATE), np.float32)])
+        # Round the padded length up to a whole bucket: the encoder then sees a handful of
+        # input shapes instead of a new one per window, and the math library's per-shape
+        # caches stop growing with session length.
+        total = len(audio) + int(_TAIL_PAD_S * SAMPLE_RATE)
+        total = -(-total // _BUCKET) * _BUCKET
+        padded = np.zeros(total, np.float32)
+        padded[: len(audio)] = audio
         features = self._model.feature_extractor(padded, padding=0)
         frames = features.shape[-1] - (features.shape[-1] % 2)
         features = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)

@@ -34,6 +34,12 @@ def register(sub: Any) -> None:
     stream.add_argument("--no-offline", action="store_true", help="skip the offline WER baseline")
     stream.set_defaults(handler=run_stream)
 
+    soak = bsub.add_parser("soak", help="a long stream (audio in a loop): memory over time")
+    soak.add_argument("audio", type=Path)
+    soak.add_argument("--minutes", type=float, default=30.0)
+    soak.add_argument("--json", type=Path, help="write the results here")
+    soak.set_defaults(handler=run_soak_cmd)
+
     fanout = bsub.add_parser("fanout", help="event delivery to many WebSocket subscribers")
     fanout.add_argument("--subscribers", type=int, default=100)
     fanout.add_argument("--events", type=int, default=500)
@@ -88,6 +94,28 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         settings={"asr": asr.model_dump(mode="json"), "stream": ctx.settings.stream.model_dump()},
         hypotheses=result.hypotheses,
     )
+    return 0
+
+
+def run_soak_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from loquilex.asr import StreamConfig
+    from loquilex.audio import decode_file
+    from loquilex.bench._soak import run_soak
+    from loquilex.models import load_configured
+
+    if args.minutes <= 0:
+        raise CliError("--minutes must be positive")
+    asr = ctx.settings.asr
+    model = load_configured(ctx.store.resolve(asr.model), asr)
+    results = run_soak(
+        model,
+        decode_file(args.audio),
+        minutes=args.minutes,
+        config=StreamConfig.from_settings(ctx.settings.stream),
+        language=asr.language,
+    )
+    samples = results.pop("samples")
+    _report(results, args.json, samples=samples)
     return 0
 
 
