@@ -61,6 +61,7 @@ class StreamBenchResult:
     peak_rss_mb: float
     skipped_partials: int
     max_window_s: float
+    decode_s: float
     offline_wer: float | None
     hypotheses: list[str]
 
@@ -88,6 +89,7 @@ class StreamBenchResult:
             "cpu_s_per_audio_s": round(self.cpu_s / (self.audio_s * self.streams), 4),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "skipped_partials": self.skipped_partials,
+            "decode_wall_s_per_audio_s": round(self.decode_s / (self.audio_s * self.streams), 4),
             "max_decode_window_s": round(self.max_window_s, 2),
         }
 
@@ -213,6 +215,7 @@ def run_stream_bench(
         peak_rss_mb=peak_rss_mb,
         skipped_partials=sum(p.asr.stats.skipped_partials for p in pipelines),
         max_window_s=max(p.asr.stats.max_window_s for p in pipelines),
+        decode_s=sum(p.asr.stats.decode_s for p in pipelines),
         offline_wer=offline_wer,
         hypotheses=[m["text"] for m in measured],
     )
