@@ -19,7 +19,7 @@ from loquilex.asr import (
 from loquilex.audio import decode_file
 from loquilex.bench import word_error_rate
 from loquilex.models import ModelStore, load_whisper
-from tests.conftest import WER_BOUND, Speech
+from tests.conftest import STREAM_WER_BOUND, Speech
 
 pytestmark = pytest.mark.model
 
@@ -53,7 +53,7 @@ def test_sentences_with_pauses(engine: WhisperEngine, speech: Speech) -> None:
     events = _stream(StreamingASR(engine), decode_file(speech.path))
     finals = [f for f in _finals(events) if f.text]
     text = " ".join(f.text for f in finals)
-    assert word_error_rate(speech.text, text) <= WER_BOUND, text
+    assert word_error_rate(speech.text, text) <= STREAM_WER_BOUND, text
     # One final per spoken sentence, in order, each where its sentence is.
     assert len(finals) == len(speech.clips)
     for final, clip in zip(finals, speech.clips, strict=True):
@@ -114,7 +114,8 @@ def test_forced_finalize_mid_sentence(engine: WhisperEngine, speech: Speech) -> 
     assert rest and rest[0].utterance > forced[0].utterance
     assert "park" in rest[0].text.lower()
     joined = " ".join(f.text for f in [*forced, *rest])
-    assert word_error_rate(speech.text, joined) <= WER_BOUND + 0.1, joined
+    # The forced cut splits the first sentence, which costs Whisper some context.
+    assert word_error_rate(speech.text, joined) <= STREAM_WER_BOUND + 0.05, joined
 
 
 @pytest.mark.slow
