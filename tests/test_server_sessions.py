@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 import websockets
@@ -41,6 +42,24 @@ def _watch(server: Server, sid: str, until: str = "SESSION_ENDED", timeout: floa
     return asyncio.run(run())
 
 
+def _start_subprocess_session(http: httpx.Client, speech: Speech) -> str:
+    created = http.post(
+        "/sessions", json={"source": "file", "path": str(speech.path), "mode": "subprocess"}
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["session_id"])
+
+
+async def _watch_until_speaking(
+    ws: object, got: Received, http: httpx.Client, sid: str
+) -> tuple[asyncio.Task[None], int]:
+    """Start collecting; return once the child is mid-utterance, with the child's pid."""
+    reader = asyncio.create_task(collect(ws, got))
+    await got.wait_for("PARTIAL")
+    pid = (await asyncio.to_thread(http.get, f"/sessions/{sid}/metrics")).json()["pid"]
+    return reader, int(pid)
+
+
 def test_subprocess_session_end_to_end(server: Server, speech: Speech) -> None:
     with server.http() as http:
         created = http.post(
@@ -63,16 +82,12 @@ def test_subprocess_crash_is_an_error_event_and_server_lives(
     server: Server, speech: Speech
 ) -> None:
     with server.http() as http:
-        sid = http.post(
-            "/sessions", json={"source": "file", "path": str(speech.path), "mode": "subprocess"}
-        ).json()["session_id"]
+        sid = _start_subprocess_session(http, speech)
 
         async def run() -> Received:
             got = Received()
             async with websockets.connect(f"{server.ws}/ws/{sid}") as ws:
-                reader = asyncio.create_task(collect(ws, got))
-                await got.wait_for("PARTIAL")  # the child is mid-utterance
-                pid = (await asyncio.to_thread(http.get, f"/sessions/{sid}/metrics")).json()["pid"]
+                reader, pid = await _watch_until_speaking(ws, got, http, sid)
                 os.kill(pid, signal.SIGKILL)
                 await asyncio.wait_for(reader, 20)
             return got
@@ -91,16 +106,12 @@ def test_subprocess_crash_is_an_error_event_and_server_lives(
 
 def test_subprocess_pause_resume_finalize(server: Server, speech: Speech) -> None:
     with server.http() as http:
-        sid = http.post(
-            "/sessions", json={"source": "file", "path": str(speech.path), "mode": "subprocess"}
-        ).json()["session_id"]
+        sid = _start_subprocess_session(http, speech)
 
         async def run() -> Received:
             got = Received()
             async with websockets.connect(f"{server.ws}/ws/{sid}") as ws:
-                reader = asyncio.create_task(collect(ws, got))
-                await got.wait_for("PARTIAL")  # the first sentence is being recognised
-                pid = (await asyncio.to_thread(http.get, f"/sessions/{sid}/metrics")).json()["pid"]
+                reader, pid = await _watch_until_speaking(ws, got, http, sid)
                 paused = await asyncio.to_thread(http.post, f"/sessions/{sid}/pause")
                 assert paused.json()["state"] == "paused"
                 await asyncio.sleep(0.3)

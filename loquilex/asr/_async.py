@@ -35,6 +35,7 @@ class AsyncRecognizer:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._progress = asyncio.Event()
+        self._pacing = False  # only a paced (non-real-time) feeder waits on _progress
         self._handle = scheduler.register(asr, self._on_result, self._on_error, name)
 
     def _to_loop(self, item: object) -> None:
@@ -45,7 +46,9 @@ class AsyncRecognizer:
             self._to_loop(events)
         if closed:
             self._to_loop(_DONE)
-        self._loop.call_soon_threadsafe(self._progress.set)
+        if self._pacing:
+            # Waking the loop after every 20 ms chunk is only worth it when someone waits.
+            self._loop.call_soon_threadsafe(self._progress.set)
 
     def _on_error(self, exc: BaseException) -> None:
         self._to_loop(AsrFailure(f"speech recognition failed: {exc}"))
@@ -64,6 +67,7 @@ class AsyncRecognizer:
 
     async def caught_up(self, max_lag_s: float = 0.1) -> None:
         """Wait until the recogniser has processed all but ``max_lag_s`` of the audio fed."""
+        self._pacing = True
         while self.asr.lag_s > max_lag_s and not self.asr.closed:
             self._progress.clear()
             await self._progress.wait()

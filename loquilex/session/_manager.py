@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from loquilex.asr import AsrEngine, DecodeScheduler, StreamConfig, WhisperEngine
@@ -69,7 +70,7 @@ class SessionManager:
         merged = self.settings.stream.model_dump()
         overrides = config.stream.model_dump(exclude_none=True)
         merged.update(overrides)
-        return StreamConfig.from_settings(type("S", (), merged)()), overrides
+        return StreamConfig.from_settings(SimpleNamespace(**merged)), overrides
 
     async def create(self, config: SessionConfig) -> Session:
         if config.translate:
