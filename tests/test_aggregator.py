@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import AsrEvent, UtteranceFinal, UtterancePartial
-from loquilex.export import Word
 from loquilex.protocol import Envelope, EventEmitter, server_event_adapter
+from loquilex.types import Word
 
 
 class FakeClock:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from loquilex.asr import AsrEvent, UtteranceFinal, UtterancePartial
-from loquilex.export import Segment, Word
 from loquilex.protocol import (
     Envelope,
     EventEmitter,
@@ -28,6 +27,7 @@ from loquilex.protocol import (
     SnapshotPayload,
     WordModel,
 )
+from loquilex.types import Segment, Word
 
 __all__ = ["PartialFinalAggregator"]
 

@@ -2,18 +2,19 @@
 
 from loquilex.asr._async import AsrFailure, AsyncRecognizer
 from loquilex.asr._batch import transcribe_array
+from loquilex.asr._endpoint import Endpointer, EndpointerConfig, EndpointSignal
 from loquilex.asr._engine import AsrEngine, EngineCapabilities, Hypothesis, HypWord
 from loquilex.asr._scheduler import DecodeScheduler, StreamHandle
 from loquilex.asr._streaming import (
     AsrEvent,
     AsrStats,
-    StreamConfig,
     StreamingASR,
     UtteranceFinal,
     UtterancePartial,
 )
-from loquilex.asr._vad import SileroVad, SpeechScorer
+from loquilex.asr._vad import EnergyVad, SileroVad, SpeechScorer, make_vad
 from loquilex.asr._whisper import WhisperEngine
+from loquilex.config import EouReason, StreamConfig, VadKind, stream_overrides_model
 
 __all__ = [
     "AsrEngine",
@@ -22,7 +23,12 @@ __all__ = [
     "AsrStats",
     "AsyncRecognizer",
     "DecodeScheduler",
+    "EndpointSignal",
+    "Endpointer",
+    "EndpointerConfig",
+    "EnergyVad",
     "EngineCapabilities",
+    "EouReason",
     "HypWord",
     "Hypothesis",
     "SileroVad",
@@ -32,6 +38,9 @@ __all__ = [
     "StreamingASR",
     "UtteranceFinal",
     "UtterancePartial",
+    "VadKind",
     "WhisperEngine",
+    "make_vad",
+    "stream_overrides_model",
     "transcribe_array",
 ]

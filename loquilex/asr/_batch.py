@@ -11,7 +11,8 @@ import numpy.typing as npt
 
 from loquilex.asr._words import merge_word_pieces
 from loquilex.audio import SAMPLE_RATE
-from loquilex.export import Segment, Transcript
+from loquilex.export import Transcript
+from loquilex.types import Segment
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

@@ -8,10 +8,11 @@ change. Before agreement, each hypothesis is cleaned of the usual Whisper failur
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 
 from loquilex.asr._engine import Hypothesis, HypWord
-from loquilex.export import Word
+from loquilex.types import Word
 
 __all__ = [
     "agree",
@@ -20,6 +21,8 @@ __all__ = [
     "ends_sentence",
     "is_hallucination",
     "norm_word",
+    "sentence_break",
+    "split_sentences",
     "truncate_loops",
 ]
 
@@ -35,6 +38,12 @@ def ends_sentence(text: str) -> bool:
     return bool(_SENTENCE_END.search(text.strip()))
 
 
+def compression_ratio(text: str) -> float:
+    """How well ``text`` compresses: Whisper's measure of a repetitive, looping output."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 1.0
+
+
 def is_hallucination(
     hyp: Hypothesis,
     *,
@@ -42,10 +51,18 @@ def is_hallucination(
     logprob_threshold: float = -1.0,
     compression_threshold: float = 2.4,
 ) -> bool:
-    """Whisper's own rejection rules: silence-like and low-confidence, or too repetitive."""
+    """Whisper's own rejection rules: silence-like and low-confidence, or too repetitive.
+
+    Repetition is judged after :func:`truncate_loops`: a decode that says the sentence and
+    then loops on it ("… the air is pure. At that high level the air is pure. At that …")
+    keeps its first, real part instead of losing the whole phrase.
+    """
     if hyp.no_speech_prob > no_speech_threshold and hyp.avg_logprob < logprob_threshold:
         return True
-    return hyp.compression_ratio > compression_threshold
+    if hyp.compression_ratio <= compression_threshold:
+        return False
+    kept = truncate_loops(hyp.words[hyp.prefix_len :])
+    return not kept or compression_ratio(" ".join(w.text for w in kept)) > compression_threshold
 
 
 def truncate_loops(words: Sequence[HypWord], n: int = 3) -> list[HypWord]:
@@ -100,3 +117,27 @@ def agree(previous: Sequence[Word], current: Sequence[Word], *, keep_last: bool)
     if keep_last:
         n = min(n, max(len(current) - 1, 0))
     return n
+
+
+def sentence_break(
+    words: Sequence[Word], *, first: int, audio_end: float, right_context_s: float
+) -> int | None:
+    """Index of the first word at or after ``first`` that ends a sentence and is followed
+    by another word, at least ``right_context_s`` before ``audio_end``: a sentence end that
+    the decoder saw the next sentence begin after, not one it guessed at the window edge."""
+    for i in range(max(first, 0), len(words) - 1):
+        if words[i].t1 > audio_end - right_context_s:
+            return None
+        if ends_sentence(words[i].w):
+            return i
+    return None
+
+
+def split_sentences(words: Sequence[Word]) -> list[list[Word]]:
+    """Cut after every word that ends a sentence; the last piece may be unfinished."""
+    pieces: list[list[Word]] = [[]]
+    for word in words:
+        pieces[-1].append(word)
+        if ends_sentence(word.w):
+            pieces.append([])
+    return [p for p in pieces if p]

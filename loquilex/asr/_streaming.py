@@ -1,20 +1,28 @@
-"""StreamingASR: live audio in, partial and final utterances out.
+"""StreamingASR: live audio in, partial and final sentences out.
 
 Per stream, in audio time (so behaviour is the same at real time and in fast replay):
 
-* Silero VAD scores each 32 ms window. Speech opens an utterance (with 0.3 s of pre-roll).
+* The :class:`Endpointer` scores each 32 ms window with the stream's VAD and says when an
+  utterance opens (with pre-roll), pauses, ends, is too long, or was too little speech.
 * While speech continues, the unstable part of the utterance is re-decoded every
-  ``decode_interval_s`` of new audio, together with ``left_context_s`` of the stable part
-  before it, whose words are forced as the decoder prefix; earlier text is the prompt. A word
-  becomes stable when two consecutive decodes agree on it and it ends at least
-  ``commit_lag_s`` before the decoded audio does (so it was heard with right context). Stable
-  words are never recognised again, so they cannot change.
-* End of utterance: ``punct_pause_s`` of silence triggers the final decode (larger beam); if
-  it ends a sentence the utterance is final at once, otherwise it becomes final at
-  ``eou_silence_s``, reusing that decode. An utterance reaching ``max_segment_s`` is cut after
-  its last stable word. ``request_finalize`` and ``end`` force it.
-* Stable and finalized audio leaves the decode window, so the cost of a decode stays bounded
-  however long the stream runs; the buffer keeps only the open utterance.
+  ``decode_interval_s`` of new audio (the first time ``first_decode_s`` after speech
+  starts), together with ``left_context_s`` of the stable part before it, whose words are
+  forced as the decoder prefix; earlier text is the prompt. A word becomes stable when two
+  consecutive decodes agree on it and it ends at least ``commit_lag_s`` before the decoded
+  audio does (LocalAgreement with right context). Stable words never change.
+* Sentence finals without a pause: when a partial decode shows a sentence end followed by
+  the next sentence's first word, with ``sentence_context_s`` of audio after it, the same
+  window is decoded again with the final beam. If that decode agrees that a sentence ends
+  there, the sentence is FINALIZED at once and the words after it go on as the next
+  utterance. A candidate sentence end still short of right context brings the next decode
+  forward to the moment it has enough.
+* End of utterance: ``punct_pause_s`` of silence runs the final decode; every complete
+  sentence in it is final right there; an unfinished rest becomes final after
+  ``eou_silence_s``, reusing that decode. An utterance reaching ``max_segment_s`` is cut
+  after its last stable word (or, with none, before its last decoded word), never inside a
+  word. ``request_finalize`` and ``end`` force it.
+* Finalized audio leaves the decode window and the buffer, so the cost of a decode stays
+  bounded however long the stream runs.
 
 Threading: ``feed``/``request_finalize``/``end`` may be called from any thread; ``process``
 runs the VAD and the decodes and must be called from one thread at a time (the scheduler's
@@ -27,12 +35,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from loquilex.asr._buffer import AudioBuffer
+from loquilex.asr._endpoint import Endpointer, EndpointerConfig, EndpointSignal
 from loquilex.asr._engine import AsrEngine
 from loquilex.asr._stabilize import (
     agree,
@@ -41,66 +49,23 @@ from loquilex.asr._stabilize import (
     ends_sentence,
     is_hallucination,
     norm_word,
+    sentence_break,
+    split_sentences,
 )
-from loquilex.asr._vad import WINDOW, SileroVad, SpeechScorer
+from loquilex.asr._vad import WINDOW, SpeechScorer, make_vad
 from loquilex.audio import SAMPLE_RATE
-from loquilex.export import Word
+from loquilex.config import EouReason, StreamConfig
+from loquilex.types import Word
 
 __all__ = [
     "AsrEvent",
     "AsrStats",
-    "StreamConfig",
     "StreamingASR",
     "UtteranceFinal",
     "UtterancePartial",
 ]
 
 logger = logging.getLogger(__name__)
-
-EouReason = Literal["silence", "punctuation", "max_duration", "forced", "end_of_stream"]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamConfig:
-    """Streaming knobs (seconds unless noted).
-
-    Attributes:
-      decode_interval_s: new audio between partial re-decodes while speech continues.
-      partial_beam / final_beam: beam sizes of partial and final decodes.
-      vad_threshold: Silero probability that counts as speech; ``vad_neg_threshold`` (default
-        threshold − 0.15) is the level below which speech is over (hysteresis).
-      eou_silence_s: trailing silence that ends an utterance.
-      punct_pause_s: silence after which the final decode runs; a sentence-final result ends
-        the utterance right there.
-      max_segment_s: longest utterance before a cut at the last stable word.
-      min_speech_s: utterances with less VAD speech than this are dropped undecoded.
-      preroll_s: audio kept before the first speech window, so onsets are not clipped.
-      commit_lag_s: right context a word needs before it may become stable.
-      left_context_s: stable audio re-heard before the unstable part, its words forced.
-      prompt_words: how many words of earlier text condition the decoder.
-      max_backlog_s: when more audio than this waits, partial decodes are skipped to catch up.
-    """
-
-    decode_interval_s: float = 0.7
-    partial_beam: int = 1
-    final_beam: int = 5
-    vad_threshold: float = 0.5
-    vad_neg_threshold: float | None = None
-    eou_silence_s: float = 0.5
-    punct_pause_s: float = 0.25
-    max_segment_s: float = 12.0
-    min_speech_s: float = 0.2
-    preroll_s: float = 0.3
-    commit_lag_s: float = 1.5
-    left_context_s: float = 2.0
-    prompt_words: int = 40
-    max_backlog_s: float = 1.5
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> StreamConfig:
-        """Build from ``Settings.stream`` (or any object with matching attributes)."""
-        names = [f for f in cls.__dataclass_fields__ if hasattr(settings, f)]
-        return cls(**{name: getattr(settings, name) for name in names})
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +107,12 @@ class AsrStats:
     audio_s: float = 0.0
     partial_decodes: int = 0
     final_decodes: int = 0
+    sentence_checks: int = 0
     skipped_partials: int = 0
     decode_s: float = 0.0
     max_window_s: float = 0.0
     dropped_utterances: int = 0
+    rejected_decodes: int = 0
     finals: int = 0
 
 
@@ -153,21 +120,28 @@ class AsrStats:
 class _Utterance:
     index: int
     start: int  # absolute sample
-    speech_samples: int = 0
-    silence_run: int = 0
-    last_decode: int = 0
+    next_decode: int = 0  # absolute sample at which the next partial decode is due
     window: int = 0  # absolute sample where the next decode starts (after stable words)
     committed: list[Word] = field(default_factory=list)
-    extension: str = ""  # punctuation the last decode appended to the last stable word
+    context: list[Word] = field(default_factory=list)  # finalized words just before ``start``
     unconfirmed: list[Word] = field(default_factory=list)
-    candidate: list[Word] | None = None
+    candidate: list[Word] | None = None  # final decode taken at the current pause
     candidate_logprob: float | None = None
+    checked_break: float = -1.0  # end time of a sentence end the final beam did not confirm
     emitted: bool = False
     last_partial: tuple[str, str] | None = None
 
 
-def _join(words: list[str]) -> str:
-    return " ".join(w for w in words if w)
+def _join(words: list[Word] | tuple[Word, ...]) -> str:
+    return " ".join(w.w for w in words if w.w)
+
+
+def _with_extension(words: list[Word], extension: str) -> list[Word]:
+    """``words`` with punctuation a decode appended to the last one ("library" → "library.")."""
+    if not extension or not words:
+        return list(words)
+    last = words[-1]
+    return [*words[:-1], Word(last.w + extension, last.t0, last.t1, last.conf)]
 
 
 class StreamingASR:
@@ -181,13 +155,18 @@ class StreamingASR:
         vad: SpeechScorer | None = None,
     ) -> None:
         self.engine = engine
-        self.config = config or StreamConfig()
-        self._vad = vad if vad is not None else SileroVad()
-        cfg = self.config
-        self._neg_threshold = (
-            cfg.vad_neg_threshold
-            if cfg.vad_neg_threshold is not None
-            else max(cfg.vad_threshold - 0.15, 0.01)
+        self.config = cfg = config or StreamConfig()
+        self._vad = vad if vad is not None else make_vad(cfg.vad)
+        self._endpointer = Endpointer(
+            EndpointerConfig(
+                threshold=cfg.vad_threshold,
+                neg_threshold=cfg.effective_neg_threshold,
+                pause_s=cfg.punct_pause_s,
+                end_s=cfg.eou_silence_s,
+                min_speech_s=cfg.min_speech_s,
+                max_s=cfg.max_segment_s,
+                preroll_s=cfg.preroll_s,
+            )
         )
         self._lock = threading.Lock()
         self._pending: list[npt.NDArray[np.float32]] = []
@@ -197,7 +176,6 @@ class StreamingASR:
         self._closed = False
         self._buffer = AudioBuffer()
         self._vad_pos = 0  # absolute sample up to which VAD has run
-        self._in_speech = False
         self._utt: _Utterance | None = None
         self._next_index = 0
         self._history: list[str] = []
@@ -266,21 +244,23 @@ class StreamingASR:
         events = self._run_vad()
         if finalize and self._utt is not None:
             events += self._finish(self._vad_pos, "forced")
-            if self._in_speech:
-                self._open(self._vad_pos)
+            if self._endpointer.in_speech:
+                self._open(self._vad_pos, WINDOW)
         if ended:
-            events += self._finish(self._buffer.end, "end_of_stream") if self._utt else []
+            events += self._finish(self._buffer.end, "end_of_stream")
             self._closed = True
             return events
         utt = self._utt
+        ep = self._endpointer
         if (
             utt is not None
-            and utt.silence_run < self.config.punct_pause_s * SAMPLE_RATE
-            and self._vad_pos - utt.last_decode >= self.config.decode_interval_s * SAMPLE_RATE
-            and utt.speech_samples >= self.config.min_speech_s * SAMPLE_RATE
+            and not ep.pausing
+            and self._vad_pos >= utt.next_decode
+            and ep.speech_s >= self.config.min_speech_s
         ):
             if backlog > self.config.max_backlog_s:
                 self.stats.skipped_partials += 1
+                utt.next_decode = self._vad_pos + int(self.config.decode_interval_s * SAMPLE_RATE)
             else:
                 events += self._partial(utt)
         return events
@@ -297,104 +277,180 @@ class StreamingASR:
         events: list[AsrEvent] = []
         for prob in probs:
             self._vad_pos += WINDOW
-            events += self._on_window(float(prob))
+            signal = self._endpointer.step(float(prob), self._vad_pos, self._buffer.start)
+            if signal is not None:
+                events += self._on_signal(signal)
+            elif self._utt is None:
+                self._buffer.trim(self._vad_pos - int(self.config.preroll_s * SAMPLE_RATE))
         return events
 
-    def _on_window(self, prob: float) -> list[AsrEvent]:
-        cfg = self.config
-        speech = prob >= cfg.vad_threshold or (self._in_speech and prob >= self._neg_threshold)
-        self._in_speech = speech
+    def _on_signal(self, signal: EndpointSignal) -> list[AsrEvent]:
         end = self._vad_pos
+        if signal is EndpointSignal.OPEN:
+            self._new_utterance(self._endpointer.start)
+            return []
         utt = self._utt
         if utt is None:
-            if speech:
-                self._open(end - WINDOW)
-            else:
-                self._buffer.trim(end - int(cfg.preroll_s * SAMPLE_RATE))
             return []
-        if speech:
-            utt.speech_samples += WINDOW
-            utt.silence_run = 0
-            utt.candidate = None
-        else:
-            utt.silence_run += WINDOW
-            silence = utt.silence_run / SAMPLE_RATE
-            if utt.speech_samples < cfg.min_speech_s * SAMPLE_RATE:
-                if silence >= cfg.eou_silence_s:
-                    self._drop()
-                return []
-            if silence >= cfg.punct_pause_s and utt.candidate is None:
-                utt.candidate, utt.candidate_logprob = self._final_words(utt, end)
-                if utt.candidate and ends_sentence(utt.candidate[-1].w):
-                    return self._emit_final(utt, utt.candidate, "punctuation", end)
-            if silence >= cfg.eou_silence_s:
-                if utt.candidate is None:
-                    utt.candidate, utt.candidate_logprob = self._final_words(utt, end)
-                return self._emit_final(utt, utt.candidate, "silence", end)
-        if (end - utt.start) / SAMPLE_RATE >= cfg.max_segment_s:
+        if signal is EndpointSignal.DROP:
+            self._drop()
+            return []
+        if signal is EndpointSignal.LONG:
             return self._cut(utt, end)
-        return []
+        if signal is EndpointSignal.PAUSE:
+            # Speech may resume: the decode is kept and reused at END if it does not.
+            utt.candidate, utt.candidate_logprob = self._final_words(utt, end)
+            return self._finals_from(utt, utt.candidate, "punctuation", end, at_pause=True)
+        if utt.candidate is None:
+            utt.candidate, utt.candidate_logprob = self._final_words(utt, end)
+        return self._finals_from(utt, utt.candidate, "silence", end, at_pause=False)
 
     # -- utterance lifecycle -------------------------------------------------------------------
-    def _open(self, speech_start: int) -> None:
-        start = max(self._buffer.start, speech_start - int(self.config.preroll_s * SAMPLE_RATE))
-        self._utt = _Utterance(
+    def _new_utterance(
+        self,
+        start: int,
+        unconfirmed: list[Word] | None = None,
+        context: list[Word] | None = None,
+    ) -> _Utterance:
+        cfg = self.config
+        speech_start = start + int(cfg.preroll_s * SAMPLE_RATE)
+        first = max(speech_start + int(cfg.first_decode_s * SAMPLE_RATE), self._vad_pos)
+        utt = _Utterance(
             index=self._next_index,
             start=start,
             window=start,
-            last_decode=speech_start,
-            speech_samples=WINDOW if self._in_speech else 0,
+            next_decode=first if unconfirmed is None else self._vad_pos,
+            unconfirmed=unconfirmed or [],
+            context=context or [],
         )
         self._next_index += 1
+        self._utt = utt
+        return utt
+
+    def _open(self, start: int, speech_samples: int) -> _Utterance:
+        """An utterance that carries on from ``start`` after a forced final in mid-speech."""
+        self._endpointer.carry(start, speech_samples)
+        return self._new_utterance(start)
 
     def _drop(self) -> None:
         self.stats.dropped_utterances += 1
+        logger.debug("dropping utterance with %.2f s of speech", self._endpointer.speech_s)
         self._utt = None
+        self._endpointer.close()
         self._buffer.trim(self._vad_pos - int(self.config.preroll_s * SAMPLE_RATE))
 
     def _finish(self, end: int, reason: EouReason) -> list[AsrEvent]:
+        """Force the open utterance out: everything decoded becomes final."""
         utt = self._utt
         if utt is None:
             return []
-        if utt.speech_samples < self.config.min_speech_s * SAMPLE_RATE and not utt.emitted:
+        if self._endpointer.speech_s < self.config.min_speech_s and not utt.emitted:
             self._drop()
             return []
-        if utt.candidate is None or utt.silence_run == 0:
+        if utt.candidate is None or not self._endpointer.pausing:
             utt.candidate, utt.candidate_logprob = self._final_words(utt, end)
-        return self._emit_final(utt, utt.candidate, reason, end)
+        return self._finals_from(utt, utt.candidate, reason, end, at_pause=False)
 
-    def _cut(self, utt: _Utterance, end: int) -> list[AsrEvent]:
-        """Max duration: finalize the stable words, carry the rest into a new utterance."""
-        if utt.committed and utt.window - utt.start >= SAMPLE_RATE:
-            event = self._final_event(utt, tuple(utt.committed), "max_duration", None)
-            self._utt = _Utterance(
-                index=self._next_index,
-                start=utt.window,
-                window=utt.window,
-                last_decode=utt.last_decode,
-                speech_samples=max(end - utt.window, 0),
-            )
-            self._next_index += 1
-            self._remember(event.text)
-            return [event]
-        words, _logprob = self._final_words(utt, end)
-        events = self._emit_final(utt, words, "max_duration", end)
-        if self._in_speech:
-            self._open(end)
+    def _finals_from(
+        self, utt: _Utterance, words: list[Word], reason: EouReason, end: int, *, at_pause: bool
+    ) -> list[AsrEvent]:
+        """One final per complete sentence in ``words``. At a pause an unfinished rest stays
+        open as the next utterance (speech may resume); otherwise the rest is final too."""
+        pieces = split_sentences(words)
+        unfinished = bool(pieces) and not ends_sentence(pieces[-1][-1].w)
+        if at_pause and (unfinished or not pieces):
+            if len(pieces) < 2:
+                return []
+            done = len(words) - len(pieces[-1])
+            events = self._final_and_carry(utt, words, done - 1, "punctuation", keep_silence=True)
+            if self._utt is not None:
+                self._utt.candidate = pieces[-1]
+                self._utt.candidate_logprob = utt.candidate_logprob
+            return events
+        self._utt = None
+        self._endpointer.close()
+        self._buffer.trim(end - int(self.config.preroll_s * SAMPLE_RATE))
+        if not words:
+            if utt.emitted:
+                return [self._final_event(utt, (), reason)]
+            self.stats.dropped_utterances += 1
+            return []
+        last_reason: EouReason = "punctuation" if reason == "silence" and not unfinished else reason
+        return self._sentence_finals(utt, words, last_reason)
+
+    def _sentence_finals(
+        self, utt: _Utterance, words: list[Word], reason: EouReason
+    ) -> list[AsrEvent]:
+        """Finals for ``words``, one per sentence; the last one's reason is ``reason`` unless
+        it ends a sentence. The first uses ``utt``'s index, the others new ones."""
+        events: list[AsrEvent] = []
+        pieces = split_sentences(words)
+        for n, piece in enumerate(pieces):
+            if n:
+                utt = _Utterance(index=self._next_index, start=self._sample(piece[0].t0))
+                self._next_index += 1
+            last = n == len(pieces) - 1
+            why: EouReason = reason if last and not ends_sentence(piece[-1].w) else "punctuation"
+            if last and reason in ("forced", "end_of_stream", "max_duration"):
+                why = reason
+            events.append(self._final_event(utt, tuple(piece), why))
         return events
 
+    def _final_and_carry(
+        self,
+        utt: _Utterance,
+        words: list[Word],
+        last: int,
+        reason: EouReason,
+        *,
+        keep_silence: bool = False,
+    ) -> list[AsrEvent]:
+        """Finalize ``words[: last + 1]`` (one final per sentence) and carry
+        ``words[last + 1 :]`` on, unconfirmed, in a new utterance that starts between the
+        two. ``keep_silence``: the endpointer stays in the pause it is in."""
+        events = self._sentence_finals(utt, words[: last + 1], reason)
+        rest = words[last + 1 :]
+        boundary = words[last].t1
+        if rest:
+            boundary = max(boundary, min(rest[0].t0 - 0.2, (boundary + rest[0].t0) / 2))
+        start = min(max(self._sample(boundary), self._buffer.start), self._vad_pos)
+        self._endpointer.carry(start, max(self._vad_pos - start, 0), keep_silence=keep_silence)
+        # The sentence just finalized stays in the window as forced left context: Whisper
+        # hears the next sentence begin in context, as it would have without the cut.
+        new = self._new_utterance(start, rest, words[: last + 1])
+        self._buffer.trim(start - int(self.config.left_context_s * SAMPLE_RATE) - WINDOW)
+        if rest:
+            events += self._partial_event(new, "", self._vad_pos)
+        return events
+
+    def _cut(self, utt: _Utterance, end: int) -> list[AsrEvent]:
+        """Max duration: finalize up to a word boundary, carry the rest into a new utterance."""
+        if utt.committed and utt.window - utt.start >= SAMPLE_RATE:
+            last = len(utt.committed) - 1
+            return self._final_and_carry(utt, list(utt.committed), last, "max_duration")
+        words, utt.candidate_logprob = self._final_words(utt, end)
+        if len(words) >= 2:
+            # The last word may run on past ``end``: it goes on in the next utterance.
+            return self._final_and_carry(utt, words, len(words) - 2, "max_duration")
+        return self._finals_from(utt, words, "max_duration", end, at_pause=False)
+
     # -- decoding ----------------------------------------------------------------------------
+    @staticmethod
+    def _sample(seconds: float) -> int:
+        return round(seconds * SAMPLE_RATE)
+
     def _window(self, utt: _Utterance) -> tuple[int, list[Word]]:
         """Where the next decode starts, and the stable words it re-hears (to be forced)."""
         target = utt.window - int(self.config.left_context_s * SAMPLE_RATE)
         start, forced = utt.window, list[Word]()
-        for word in reversed(utt.committed):
-            word_start = int(word.t0 * SAMPLE_RATE)
-            if word_start < target or word_start < utt.start:
+        floor = self._buffer.start if utt.context else utt.start
+        for word in reversed([*utt.context, *utt.committed]):
+            word_start = self._sample(word.t0)
+            if word_start < target or word_start < floor:
                 break
             forced.insert(0, word)
             start = word_start
-        return max(start, utt.start), forced
+        return max(start, floor), forced
 
     def _decode(self, utt: _Utterance, end: int, *, final: bool) -> tuple[list[Word], str, float]:
         """Decode the unstable part: cleaned new words on the stream clock, punctuation that
@@ -402,8 +458,9 @@ class StreamingASR:
         cfg = self.config
         start, forced = self._window(utt)
         audio = self._buffer.view(start, end)
-        before = utt.committed[: len(utt.committed) - len(forced)]
-        context = [*self._history, *(w.w for w in before)][-cfg.prompt_words :]
+        # Everything said so far ends with the forced words: the prompt is what precedes them.
+        spoken = [*self._history, *(w.w for w in utt.committed)]
+        context = spoken[: len(spoken) - len(forced)][-cfg.prompt_words :]
         started = time.perf_counter()
         hyp = self.engine.decode(
             audio,
@@ -417,13 +474,24 @@ class StreamingASR:
             self.stats.final_decodes += 1
         else:
             self.stats.partial_decodes += 1
-        utt.last_decode = end
         extension = ""
         if forced and hyp.prefix_len:
             returned, last = hyp.words[hyp.prefix_len - 1].text, forced[-1].w
             if returned.startswith(last) and not norm_word(returned[len(last) :]):
                 extension = returned[len(last) :]
-        if is_hallucination(hyp):
+        if is_hallucination(
+            hyp,
+            no_speech_threshold=cfg.no_speech_threshold,
+            logprob_threshold=cfg.logprob_threshold,
+        ):
+            self.stats.rejected_decodes += 1
+            logger.debug(
+                "rejected decode (no_speech %.2f, logprob %.2f, compression %.2f): %s",
+                hyp.no_speech_prob,
+                hyp.avg_logprob,
+                hyp.compression_ratio,
+                " ".join(w.text for w in hyp.words[hyp.prefix_len :]),
+            )
             return [], extension, hyp.avg_logprob
         offset = start / SAMPLE_RATE
         new = clean_tail(
@@ -433,28 +501,67 @@ class StreamingASR:
             Word(w.text, round(w.t0 + offset, 3), round(w.t1 + offset, 3), round(w.prob, 4))
             for w in new
         ]
-        words = drop_overlap(utt.committed, words)
+        words = drop_overlap([*utt.context, *utt.committed], words)
         while words and utt.committed and not norm_word(words[0].w):
             extension += words.pop(0).w  # "library" + "." heard as a word of its own
         return words, extension, hyp.avg_logprob
 
     def _partial(self, utt: _Utterance) -> list[AsrEvent]:
+        cfg = self.config
         end = self._vad_pos
         words, extension, _ = self._decode(utt, end, final=False)
-        horizon = end / SAMPLE_RATE - self.config.commit_lag_s
+        utt.next_decode = end + int(cfg.decode_interval_s * SAMPLE_RATE)
+        end_s = end / SAMPLE_RATE
         confirmed = agree(utt.unconfirmed, words, keep_last=True)
-        while confirmed and words[confirmed - 1].t1 > horizon:
+        while confirmed and words[confirmed - 1].t1 > end_s - cfg.commit_lag_s:
             confirmed -= 1
         if confirmed:
-            if extension:
-                self._extend_last(utt.committed, extension)
-                extension = ""
+            utt.committed = _with_extension(utt.committed, extension)
+            extension = ""
             utt.committed += words[:confirmed]
-            utt.window = max(utt.window, int(words[confirmed - 1].t1 * SAMPLE_RATE))
-        utt.extension = extension
+            utt.window = max(utt.window, self._sample(words[confirmed - 1].t1))
         utt.unconfirmed = words[confirmed:]
-        stable_text = _join([w.w for w in utt.committed])
-        unstable_text = _join([w.w for w in utt.unconfirmed])
+        events = self._sentence_final(utt, extension, end)
+        if events is not None:
+            return events
+        return self._partial_event(utt, extension, end)
+
+    def _sentence_final(self, utt: _Utterance, extension: str, end: int) -> list[AsrEvent] | None:
+        """Finalize a sentence that ended inside the utterance (see the module docstring),
+        or schedule the decode that can; None when there is nothing to finalize yet."""
+        cfg = self.config
+        end_s = end / SAMPLE_RATE
+        shown = [*_with_extension(utt.committed, extension), *utt.unconfirmed]
+        at = sentence_break(shown, first=0, audio_end=end_s, right_context_s=cfg.sentence_context_s)
+        if at is None:
+            pending = next((i for i in range(len(shown) - 1) if ends_sentence(shown[i].w)), None)
+            if pending is not None:
+                # Decode again as soon as this sentence end has enough audio after it.
+                due = self._sample(shown[pending].t1 + cfg.sentence_context_s) + WINDOW
+                utt.next_decode = min(utt.next_decode, due)
+            return None
+        if at < len(utt.committed) and ends_sentence(utt.committed[at].w):
+            # The sentence end is stable already: nothing left to confirm.
+            return self._final_and_carry(utt, shown, at, "punctuation")
+        if abs(shown[at].t1 - utt.checked_break) < 0.15:
+            return None  # the final beam already said no to this one
+        self.stats.sentence_checks += 1
+        words, logprob = self._final_words(utt, end)
+        confirmed = sentence_break(
+            words,
+            first=max(len(utt.committed) - 1, 0),
+            audio_end=end_s,
+            right_context_s=cfg.sentence_context_s,
+        )
+        if confirmed is None or abs(words[confirmed].t1 - shown[at].t1) > 0.5:
+            utt.checked_break = shown[at].t1
+            return None
+        utt.candidate_logprob = logprob
+        return self._final_and_carry(utt, words, confirmed, "punctuation")
+
+    def _partial_event(self, utt: _Utterance, extension: str, end: int) -> list[AsrEvent]:
+        stable_text = _join(utt.committed)
+        unstable_text = _join(utt.unconfirmed)
         text = (
             stable_text + extension + (" " if stable_text and unstable_text else "") + unstable_text
         )
@@ -477,51 +584,31 @@ class StreamingASR:
             )
         ]
 
-    @staticmethod
-    def _extend_last(words: list[Word], extension: str) -> None:
-        last = words[-1]
-        words[-1] = Word(last.w + extension, last.t0, last.t1, last.conf)
-
     def _final_words(self, utt: _Utterance, end: int) -> tuple[list[Word], float | None]:
         """Stable words plus a final (larger-beam) decode of the rest of the utterance."""
         words = list(utt.committed)
         logprob = None
         if end > utt.window + WINDOW:
             tail, extension, logprob = self._decode(utt, end, final=True)
-            if extension and words:
-                self._extend_last(words, extension)
-            words += tail
+            words = _with_extension(words, extension) + tail
         return words, logprob
 
-    def _emit_final(
-        self, utt: _Utterance, words: list[Word], reason: EouReason, end: int
-    ) -> list[AsrEvent]:
-        self._utt = None
-        self._buffer.trim(end - int(self.config.preroll_s * SAMPLE_RATE))
-        if not words and not utt.emitted:
-            self.stats.dropped_utterances += 1
-            return []
-        event = self._final_event(utt, tuple(words), reason, utt.candidate_logprob)
-        self._remember(event.text)
-        return [event]
-
     def _final_event(
-        self, utt: _Utterance, words: tuple[Word, ...], reason: EouReason, logprob: float | None
+        self, utt: _Utterance, words: tuple[Word, ...], reason: EouReason
     ) -> UtteranceFinal:
         self.stats.finals += 1
         start = words[0].t0 if words else utt.start / SAMPLE_RATE
-        return UtteranceFinal(
+        event = UtteranceFinal(
             utterance=utt.index,
             start=start,
             end=max(words[-1].t1, start) if words else start,
             words=words,
-            text=_join([w.w for w in words]),
+            text=_join(words),
             eou_reason=reason,
             had_partials=utt.emitted,
-            avg_logprob=logprob,
+            avg_logprob=utt.candidate_logprob,
         )
-
-    def _remember(self, text: str) -> None:
-        if text:
-            self._history.extend(text.split())
+        if event.text:
+            self._history.extend(event.text.split())
             del self._history[: -self.config.prompt_words]
+        return event

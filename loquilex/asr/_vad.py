@@ -1,4 +1,8 @@
-"""Streaming voice activity detection with the Silero VAD that ships inside faster-whisper.
+"""Streaming voice activity detection: a protocol and two detectors, chosen per stream.
+
+:class:`SileroVad` is the neural detector that ships inside faster-whisper;
+:class:`EnergyVad` is a level gate over an adaptive noise floor, with no model at all
+(``StreamConfig.vad``). Both score 32 ms windows with a speech probability.
 
 faster-whisper runs Silero on whole files; here the same ONNX model scores each 32 ms window
 (512 samples at 16 kHz, plus the 64 samples before it as context) as the audio arrives. The
@@ -16,7 +20,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["WINDOW", "SileroVad", "SpeechScorer"]
+from loquilex.config import VadKind
+
+__all__ = ["WINDOW", "EnergyVad", "SileroVad", "SpeechScorer", "make_vad"]
 
 WINDOW = 512
 _CONTEXT = 64
@@ -67,3 +73,42 @@ class SileroVad:
         )
         probs: npt.NDArray[np.float32] = np.asarray(out, dtype=np.float32).reshape(-1)
         return probs
+
+
+class EnergyVad:
+    """Level gate: a window is speech when it is well above the noise floor.
+
+    The floor follows the quietest recent level: it drops at once to a quieter window and
+    rises slowly (``rise_db_per_s``), so steady noise (a fan, hiss) becomes the floor
+    while speech, which comes and goes, stays above it. The probability is a logistic of
+    the level over the floor, 0.5 at ``margin_db``. Cheap and model-free; it cannot tell
+    speech from other sounds, which the decoder's no-speech gate then has to reject.
+    """
+
+    def __init__(
+        self, *, margin_db: float = 9.0, rise_db_per_s: float = 1.5, min_level_db: float = -65.0
+    ) -> None:
+        self._margin = margin_db
+        self._rise = rise_db_per_s * WINDOW / 16_000
+        self._min_level = min_level_db
+        self._floor: float | None = None
+
+    def score(
+        self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        rms = np.sqrt(np.mean(np.square(windows, dtype=np.float64), axis=1))
+        levels = 20 * np.log10(np.maximum(rms, 1e-6))
+        probs = np.zeros(len(levels), dtype=np.float32)
+        for i, level in enumerate(levels):
+            floor = level if self._floor is None else min(self._floor + self._rise, level)
+            self._floor = floor
+            above = level - max(floor, self._min_level - self._margin)
+            probs[i] = 1.0 / (1.0 + np.exp(-(above - self._margin) / 2.0))
+        return probs
+
+
+def make_vad(kind: VadKind) -> SpeechScorer:
+    """A new per-stream detector of the given kind."""
+    if kind == "energy":
+        return EnergyVad()
+    return SileroVad()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from loquilex.export import Word
+from loquilex.types import Word
 
 __all__ = ["merge_word_pieces"]
 

@@ -38,3 +38,82 @@ MEETING_PAUSES: tuple[float, ...] = (
     1.4, 2.0, 0.9, 1.0, 0.8, 1.2, 1.0, 0.9, 1.3, 0.8, 1.1,
 )
 # fmt: on
+
+#: A meeting as people hold one: three voices, several sentences per turn spoken without a
+#: pause between them, names and numbers. Each entry is (speaker, sentences of one turn).
+TURNS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        0,
+        (
+            "Okay, let's get started.",
+            "Priya, you had the numbers from the March release.",
+        ),
+    ),
+    (
+        1,
+        (
+            "Right, we had forty two thousand downloads in the first week.",
+            "That is up about fifteen percent from January.",
+            "Most of the growth came from Brazil and India.",
+        ),
+    ),
+    (2, ("Did the crash reports go down as well?",)),
+    (
+        1,
+        (
+            "They did, from about three hundred a day to under ninety.",
+            "The login bug was the big one.",
+        ),
+    ),
+    (
+        0,
+        (
+            "Good.",
+            "Tom, where are we with the payment provider?",
+        ),
+    ),
+    (
+        2,
+        (
+            "We signed the contract on Thursday.",
+            "The integration should take two sprints.",
+            "I would like to move Daniel onto it from the mobile team.",
+            "He built the old checkout, so he knows the code.",
+        ),
+    ),
+    (
+        0,
+        (
+            "That makes sense to me.",
+            "What happens to the tablet layout then?",
+        ),
+    ),
+    (2, ("It slips by a week, maybe two.",)),
+    (
+        1,
+        (
+            "I can take some of the tablet work.",
+            "My queue is lighter after the seventh.",
+        ),
+    ),
+    (
+        0,
+        (
+            "Great, let's do that.",
+            "Last item is the offsite in October.",
+            "The hotel in Lisbon quoted eleven thousand euros for three nights.",
+            "Please send me your travel dates by Friday.",
+        ),
+    ),
+    (2, ("Is the budget approved already?",)),
+    (
+        0,
+        (
+            "Not yet, I will ask Susan tomorrow morning.",
+            "Thanks everyone, see you next week.",
+        ),
+    ),
+)
+
+#: espeak-ng voices of the three speakers (voice, words per minute).
+TURN_VOICES: tuple[tuple[str, int], ...] = (("en-us", 170), ("en-gb+f3", 180), ("en-us+m3", 160))

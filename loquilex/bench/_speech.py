@@ -1,8 +1,9 @@
-"""Synthetic speech with known sentence timings, made with espeak-ng and sox.
+"""Speech recordings with known sentence timings: espeak-ng synthesis and composition.
 
-Each sentence is spoken separately, trimmed of espeak's own leading/trailing silence, and
-joined with the requested pauses, so the true start and end of every sentence is known to
-the sample. Benchmarks use those ends to measure final latency; tests use the text for WER.
+Each sentence is spoken (or taken from a real recording) separately, trimmed of its own
+leading and trailing silence, and joined with the requested pauses, so the true start and
+end of every sentence is known to the sample. Benchmarks use those ends to measure final
+latency; tests use the text for WER.
 """
 
 from __future__ import annotations
@@ -21,18 +22,34 @@ import numpy.typing as npt
 from loquilex.audio import SAMPLE_RATE, decode_file
 from loquilex.errors import LoquiLexError
 
-__all__ = ["SpeechClip", "synthesize", "write_wav"]
+__all__ = [
+    "SpeechClip",
+    "SpokenPiece",
+    "compose",
+    "speak",
+    "synthesize",
+    "trim_silence",
+    "write_wav",
+]
 
 _SILENCE_LEVEL = 0.01
 
 
 @dataclass(frozen=True, slots=True)
 class SpeechClip:
-    """Where one sentence sits in the synthesized file (seconds)."""
+    """Where one sentence sits in a recording (seconds)."""
 
     text: str
     start: float
     end: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenPiece:
+    """One sentence's audio (16 kHz mono, trimmed) and what it says."""
+
+    text: str
+    audio: npt.NDArray[np.float32]
 
 
 def _require(tool: str) -> str:
@@ -42,21 +59,32 @@ def _require(tool: str) -> str:
     return path
 
 
-def _speak(text: str, voice: str, rate: int, workdir: Path, index: int) -> npt.NDArray[np.float32]:
-    raw, wav = workdir / f"{index}.raw.wav", workdir / f"{index}.wav"
-    subprocess.run(
-        [_require("espeak-ng"), "-v", voice, "-s", str(rate), "-w", str(raw), text],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [_require("sox"), str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(wav)],
-        check=True,
-        capture_output=True,
-    )
-    audio = decode_file(wav)
-    loud = np.flatnonzero(np.abs(audio) > _SILENCE_LEVEL)
+def trim_silence(
+    audio: npt.NDArray[np.float32], level: float | None = None
+) -> npt.NDArray[np.float32]:
+    """Cut leading and trailing samples quieter than ``level`` (default: 1% of full scale,
+    or a tenth of the peak for quiet recordings)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    threshold = level if level is not None else min(_SILENCE_LEVEL, peak / 10)
+    loud = np.flatnonzero(np.abs(audio) > threshold)
     return audio[loud[0] : loud[-1] + 1] if loud.size else audio[:0]
+
+
+def speak(text: str, *, voice: str = "en-us", rate: int = 165) -> npt.NDArray[np.float32]:
+    """``text`` spoken by espeak-ng, 16 kHz mono, trimmed of silence at both ends."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, wav = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
+        subprocess.run(
+            [_require("espeak-ng"), "-v", voice, "-s", str(rate), "-w", str(raw), text],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [_require("sox"), str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(wav)],
+            check=True,
+            capture_output=True,
+        )
+        return trim_silence(decode_file(wav))
 
 
 def write_wav(path: Path, audio: npt.NDArray[np.float32]) -> None:
@@ -71,6 +99,41 @@ def write_wav(path: Path, audio: npt.NDArray[np.float32]) -> None:
         wf.writeframes(pcm.tobytes())
 
 
+def compose(
+    pieces: Sequence[SpokenPiece],
+    out: Path,
+    *,
+    pauses: Sequence[float] | float = 1.0,
+    lead_in: float = 0.5,
+    tail: float = 1.0,
+) -> list[SpeechClip]:
+    """Join ``pieces`` with ``pauses`` between them into ``out`` (WAV); also write
+    ``out.timing.json`` (where each sentence is) and ``out.txt`` (the reference text)."""
+    gaps = [pauses] * len(pieces) if isinstance(pauses, (int, float)) else list(pauses)
+    if len(gaps) < len(pieces) - 1:
+        raise ValueError(f"{len(pieces)} sentences need {len(pieces) - 1} pauses, got {len(gaps)}")
+    parts: list[npt.NDArray[np.float32]] = [np.zeros(int(lead_in * SAMPLE_RATE), np.float32)]
+    clips: list[SpeechClip] = []
+    cursor = int(lead_in * SAMPLE_RATE)
+    for index, piece in enumerate(pieces):
+        n = len(piece.audio)
+        clips.append(
+            SpeechClip(
+                piece.text, round(cursor / SAMPLE_RATE, 3), round((cursor + n) / SAMPLE_RATE, 3)
+            )
+        )
+        gap = int((gaps[index] if index < len(pieces) - 1 else tail) * SAMPLE_RATE)
+        parts += [piece.audio.astype(np.float32), np.zeros(gap, np.float32)]
+        cursor += n + gap
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(out, np.concatenate(parts))
+    out.with_suffix(".timing.json").write_text(
+        json.dumps([asdict(c) for c in clips], indent=2) + "\n", encoding="utf-8"
+    )
+    out.with_suffix(".txt").write_text(" ".join(p.text for p in pieces) + "\n", encoding="utf-8")
+    return clips
+
+
 def synthesize(
     sentences: Sequence[str],
     out: Path,
@@ -81,28 +144,6 @@ def synthesize(
     voice: str = "en-us",
     rate: int = 165,
 ) -> list[SpeechClip]:
-    """Speak ``sentences`` into ``out`` (WAV) and write ``out.with_suffix('.timing.json')``."""
-    gaps = [pauses] * len(sentences) if isinstance(pauses, (int, float)) else list(pauses)
-    if len(gaps) < len(sentences) - 1:
-        raise ValueError(
-            f"{len(sentences)} sentences need {len(sentences) - 1} pauses, got {len(gaps)}"
-        )
-    pieces: list[npt.NDArray[np.float32]] = [np.zeros(int(lead_in * SAMPLE_RATE), np.float32)]
-    clips: list[SpeechClip] = []
-    cursor = lead_in
-    with tempfile.TemporaryDirectory() as tmp:
-        for index, sentence in enumerate(sentences):
-            speech = _speak(sentence, voice, rate, Path(tmp), index)
-            clips.append(
-                SpeechClip(sentence, round(cursor, 3), round(cursor + len(speech) / SAMPLE_RATE, 3))
-            )
-            pieces.append(speech)
-            cursor += len(speech) / SAMPLE_RATE
-            gap = gaps[index] if index < len(sentences) - 1 else tail
-            pieces.append(np.zeros(int(gap * SAMPLE_RATE), np.float32))
-            cursor += int(gap * SAMPLE_RATE) / SAMPLE_RATE
-    write_wav(out, np.concatenate(pieces))
-    out.with_suffix(".timing.json").write_text(
-        json.dumps([asdict(c) for c in clips], indent=2) + "\n", encoding="utf-8"
-    )
-    return clips
+    """Speak ``sentences`` with one voice into ``out`` (WAV, plus timing and text files)."""
+    pieces = [SpokenPiece(s, speak(s, voice=voice, rate=rate)) for s in sentences]
+    return compose(pieces, out, pauses=pauses, lead_in=lead_in, tail=tail)

@@ -7,8 +7,9 @@ Case, punctuation and number spelling are normalised before comparing: Whisper w
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-__all__ = ["normalize_text", "number_to_words", "word_error_rate"]
+__all__ = ["WerCounts", "normalize_text", "number_to_words", "wer_counts", "word_error_rate"]
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
@@ -52,15 +53,62 @@ def normalize_text(text: str) -> list[str]:
     return text.split()
 
 
+@dataclass(frozen=True, slots=True)
+class WerCounts:
+    """The edit operations of one alignment of a hypothesis against its reference."""
+
+    substitutions: int
+    deletions: int
+    insertions: int
+    reference_words: int
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+    @property
+    def wer(self) -> float:
+        if not self.reference_words:
+            return float(self.insertions > 0)
+        return self.errors / self.reference_words
+
+    def as_dict(self) -> dict[str, float | int]:
+        """WER and each kind of error as a share of the reference words, plus counts."""
+        n = max(self.reference_words, 1)
+        return {
+            "wer": round(self.wer, 4),
+            "substitution_rate": round(self.substitutions / n, 4),
+            "deletion_rate": round(self.deletions / n, 4),
+            "insertion_rate": round(self.insertions / n, 4),
+            "substitutions": self.substitutions,
+            "deletions": self.deletions,
+            "insertions": self.insertions,
+            "reference_words": self.reference_words,
+        }
+
+
+def wer_counts(reference: str, hypothesis: str) -> WerCounts:
+    """Align after normalisation (Levenshtein over words) and count each kind of error."""
+    ref, hyp = normalize_text(reference), normalize_text(hypothesis)
+    # cost[j] and ops[j] hold the best (edits, (S, D, I)) for ref[:i] against hyp[:j].
+    previous = [(j, (0, 0, j)) for j in range(len(hyp) + 1)]
+    for i, r in enumerate(ref, start=1):
+        current = [(i, (0, i, 0))]
+        for j, h in enumerate(hyp, start=1):
+            cost, (s, d, n) = previous[j - 1]
+            best = (cost + (r != h), (s + (r != h), d, n))
+            cost, (s, d, n) = previous[j]
+            if cost + 1 < best[0]:
+                best = (cost + 1, (s, d + 1, n))
+            cost, (s, d, n) = current[j - 1]
+            if cost + 1 < best[0]:
+                best = (cost + 1, (s, d, n + 1))
+            current.append(best)
+        previous = current
+    s, d, n = previous[-1][1]
+    return WerCounts(s, d, n, len(ref))
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """(substitutions + deletions + insertions) / reference words, after normalisation."""
-    ref, hyp = normalize_text(reference), normalize_text(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        current = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, start=1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-        previous = current
-    return previous[-1] / len(ref)
+    return wer_counts(reference, hypothesis).wer

@@ -64,7 +64,6 @@ def _load_timing(path: Path) -> list[SpeechClip]:
 
 
 def run_stream(args: argparse.Namespace, ctx: Context) -> int:
-    from loquilex.asr import StreamConfig
     from loquilex.models import load_configured
 
     if args.streams < 1:
@@ -80,7 +79,7 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         reference,
         model=model,
         language=asr.language,
-        config=StreamConfig.from_settings(ctx.settings.stream),
+        config=ctx.settings.stream,
         clips=clips,
         streams=args.streams,
         offline=not args.no_offline,
@@ -98,7 +97,6 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_soak_cmd(args: argparse.Namespace, ctx: Context) -> int:
-    from loquilex.asr import StreamConfig
     from loquilex.audio import decode_file
     from loquilex.bench._soak import run_soak
     from loquilex.models import load_configured
@@ -111,7 +109,7 @@ def run_soak_cmd(args: argparse.Namespace, ctx: Context) -> int:
         model,
         decode_file(args.audio),
         minutes=args.minutes,
-        config=StreamConfig.from_settings(ctx.settings.stream),
+        config=ctx.settings.stream,
         language=asr.language,
     )
     samples = results.pop("samples")

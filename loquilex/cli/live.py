@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from loquilex.aggregation import PartialFinalAggregator
-from loquilex.asr import DecodeScheduler, StreamConfig, StreamingASR, WhisperEngine
+from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
 from loquilex.audio import AudioSource, FileSource, MicSource
 from loquilex.cli._common import Context
 from loquilex.models import load_configured
@@ -83,7 +83,7 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
         source = FileSource(Path(args.input), realtime=not args.fast)
     model_path = ctx.store.resolve(asr_cfg.model)
     model = await asyncio.to_thread(load_configured, model_path, asr_cfg)
-    config = StreamConfig.from_settings(ctx.settings.stream)
+    config = ctx.settings.stream
     engine = WhisperEngine(model, asr_cfg.language)
     emitter = EventEmitter()
     sink = _jsonl(sys.stdout) if args.jsonl else _TerminalView(sys.stdout)

@@ -5,15 +5,18 @@ from loquilex.config._settings import (
     Layer,
     ServerSettings,
     Settings,
-    StreamSettings,
     load_settings,
 )
+from loquilex.config._stream import EouReason, StreamConfig, VadKind, stream_overrides_model
 
 __all__ = [
     "AsrSettings",
+    "EouReason",
     "Layer",
     "ServerSettings",
     "Settings",
-    "StreamSettings",
+    "StreamConfig",
+    "VadKind",
     "load_settings",
+    "stream_overrides_model",
 ]

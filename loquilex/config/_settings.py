@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from loquilex.config._stream import StreamConfig
 from loquilex.errors import ConfigError
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "Layer",
     "ServerSettings",
     "Settings",
-    "StreamSettings",
     "load_settings",
 ]
 
@@ -59,29 +59,6 @@ class AsrSettings(BaseModel):
     )
     beam_size: int = Field(default=5, ge=1, le=10, description="Beam for batch/final decodes.")
     language: str = "en"
-
-
-class StreamSettings(BaseModel):
-    """Streaming ASR knobs (see ``loquilex.asr.StreamConfig`` for what each does)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    decode_interval_s: float = Field(default=0.7, gt=0, description="Partial re-decode cadence.")
-    partial_beam: int = Field(default=1, ge=1, le=10)
-    final_beam: int = Field(default=5, ge=1, le=10)
-    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
-    eou_silence_s: float = Field(
-        default=0.5, gt=0, description="Trailing silence that ends an utterance."
-    )
-    punct_pause_s: float = Field(
-        default=0.25, gt=0, description="Pause after sentence punctuation that ends an utterance."
-    )
-    max_segment_s: float = Field(default=12.0, ge=2, le=28)
-    min_speech_s: float = Field(default=0.2, ge=0, description="Shorter blips are ignored.")
-    commit_lag_s: float = Field(
-        default=1.5, ge=0, description="Right context before a word is stable."
-    )
-    left_context_s: float = Field(default=2.0, ge=0, le=5)
 
 
 class ServerSettings(BaseModel):
@@ -121,7 +98,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     asr: AsrSettings = Field(default_factory=AsrSettings)
-    stream: StreamSettings = Field(default_factory=StreamSettings)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from loquilex.errors import LoquiLexError
+from loquilex.types import Segment, Word
 
 __all__ = ["Segment", "Transcript", "TranscriptFormatError", "Word"]
 
@@ -16,30 +17,6 @@ SCHEMA_VERSION = 1
 
 class TranscriptFormatError(LoquiLexError):
     """A transcript JSON file does not have the expected shape."""
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """A word with its audio times (seconds) and confidence (0..1)."""
-
-    w: str
-    t0: float
-    t1: float
-    conf: float
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A finalized stretch of speech."""
-
-    id: int
-    start: float
-    end: float
-    text: str
-    words: tuple[Word, ...] = ()
-    speaker_id: str | None = None
-    avg_logprob: float | None = None
-    no_speech_prob: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

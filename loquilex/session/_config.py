@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from loquilex.config import stream_overrides_model
 
 __all__ = ["SessionConfig", "StreamOverrides"]
 
 
-class StreamOverrides(BaseModel):
-    """Per-session VAD and segmentation knobs; unset values come from the server settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    decode_interval_s: float | None = Field(default=None, gt=0.1, le=5)
-    partial_beam: int | None = Field(default=None, ge=1, le=10)
-    final_beam: int | None = Field(default=None, ge=1, le=10)
-    vad_threshold: float | None = Field(default=None, gt=0, lt=1)
-    eou_silence_s: float | None = Field(default=None, gt=0.1, le=5)
-    punct_pause_s: float | None = Field(default=None, gt=0.05, le=5)
-    max_segment_s: float | None = Field(default=None, ge=2, le=28)
-    min_speech_s: float | None = Field(default=None, ge=0, le=2)
-    commit_lag_s: float | None = Field(default=None, ge=0, le=10)
-    left_context_s: float | None = Field(default=None, ge=0, le=5)
+if TYPE_CHECKING:
+    StreamOverrides = BaseModel
+else:
+    #: Per-session streaming knobs: every ``StreamConfig`` field, optional, same bounds.
+    StreamOverrides = stream_overrides_model()
 
 
 class SessionConfig(BaseModel):

