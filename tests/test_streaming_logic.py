@@ -188,3 +188,87 @@ def test_prompt_carries_earlier_text() -> None:
     asr, engine = _make(vocab)
     _run(asr, audio)
     assert "the cat sat on the mat today." in str(engine.calls[-1]["prompt"])
+
+
+def _run_timed(
+    asr: StreamingASR, audio: npt.NDArray[np.float32], chunk: int = 320
+) -> list[tuple[float, UtterancePartial | UtteranceFinal]]:
+    """Events with the audio position (seconds) at which each came out."""
+    out = []
+    for i in range(0, len(audio), chunk):
+        asr.feed(audio[i : i + chunk])
+        out += [(min(i + chunk, len(audio)) / SR, e) for e in asr.process()]
+    return out
+
+
+def test_sentence_is_final_without_a_pause() -> None:
+    """Run-together sentences (0.1 s apart): the first is FINALIZED while the second is
+    still being spoken, and the second carries on as its own utterance."""
+    vocab: list[str] = []
+    first = speak_script(SENT_A, vocab)
+    audio = np.concatenate(
+        [silence(0.5), first, silence(0.1), speak_script(SENT_B, vocab), silence(1.0)]
+    )
+    first_end = 0.5 + len(first) / SR - 0.05  # the trailing inter-word gap is not speech
+    asr, engine = _make(vocab)
+    timed = _run_timed(asr, audio)
+    finals = [(t, e) for t, e in timed if isinstance(e, UtteranceFinal)]
+    assert [e.text for _, e in finals] == [" ".join(SENT_A), " ".join(SENT_B)]
+    (t_a, final_a), (_, final_b) = finals
+    assert final_a.eou_reason == "punctuation"
+    assert t_a - first_end < 1.0, f"first sentence final {t_a - first_end:.2f} s after its end"
+    assert t_a < final_b.start + 1.0  # while the second sentence was being spoken
+    assert final_b.utterance == final_a.utterance + 1
+    assert final_a.end <= final_b.start
+    # The final beam confirmed the sentence end before it was finalized.
+    assert asr.stats.sentence_checks >= 1
+    # Nothing of the first sentence's utterance comes after its final.
+    after = [e for t, e in timed if t > t_a and e.utterance == final_a.utterance]
+    assert after == []
+
+
+def test_sentence_end_the_final_beam_rejects_stays_open() -> None:
+    """A period only the quick decode heard is not enough: the sentence stays open."""
+    vocab: list[str] = []
+    words = "we met on monday. and tuesday too".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    # Beam 1 hears "monday." but the final beam hears "monday": no sentence end.
+    engine = ScriptedEngine(vocab)
+    original = engine.decode
+
+    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
+        hyp = original(audio, **kw)  # type: ignore[arg-type]
+        if kw.get("beam_size", 1) > 1:
+            from dataclasses import replace
+
+            hyp = replace(hyp, words=tuple(replace(w, text=w.text.rstrip(".")) for w in hyp.words))
+        return hyp
+
+    engine.decode = decode  # type: ignore[method-assign]
+    asr = StreamingASR(engine, StreamConfig(), vad=EnergyVad())
+    finals = _finals(_run(asr, audio))
+    assert len(finals) == 1
+    assert finals[0].text == "we met on monday and tuesday too"
+    assert asr.stats.sentence_checks >= 1
+
+
+def test_final_decode_with_several_sentences_gives_one_final_each() -> None:
+    vocab: list[str] = []
+    words = "stop here. go there. fine".split()
+    asr, _ = _make(vocab)
+    events = _run(asr, np.concatenate([speak_script(words, vocab), silence(1.0)]))
+    assert [f.text for f in _finals(events)] == ["stop here.", "go there.", "fine"]
+    assert [f.eou_reason for f in _finals(events)] == ["punctuation", "punctuation", "silence"]
+    utterances = [f.utterance for f in _finals(events)]
+    assert utterances == sorted(set(utterances))
+
+
+def test_max_duration_never_splits_a_word_without_stable_words() -> None:
+    """With no stable words to cut after, the cut goes before the last decoded word."""
+    vocab: list[str] = []
+    words = [f"v{i}" for i in range(20)]
+    asr, _ = _make(vocab, max_segment_s=3.0, commit_lag_s=10.0)
+    events = _run(asr, np.concatenate([speak_script(words, vocab), silence(1.0)]))
+    finals = _finals(events)
+    assert any(f.eou_reason == "max_duration" for f in finals)
+    assert " ".join(f.text for f in finals).split() == words

@@ -25,6 +25,7 @@ class EndpointSignal(enum.Enum):
     PAUSE = "pause"  # silence reached ``pause_s``: time for a final decode
     END = "end"  # silence reached ``end_s``: the utterance is over
     DROP = "drop"  # silence after less speech than ``min_speech_s``: forget it
+    # END and DROP close the utterance; the next speech window sends OPEN again.
     LONG = "long"  # the utterance reached ``max_s``
 
 
@@ -110,10 +111,12 @@ class Endpointer:
         else:
             self.silence_samples += WINDOW
             silence = self.silence_samples / SAMPLE_RATE
-            if self.speech_samples < cfg.min_speech_s * SAMPLE_RATE:
-                return EndpointSignal.DROP if silence >= cfg.end_s else None
             if silence >= cfg.end_s:
-                return EndpointSignal.END
+                too_little = self.speech_samples < cfg.min_speech_s * SAMPLE_RATE
+                self.close()
+                return EndpointSignal.DROP if too_little else EndpointSignal.END
+            if self.speech_samples < cfg.min_speech_s * SAMPLE_RATE:
+                return None
             if silence >= cfg.pause_s and not self._pause_sent:
                 self._pause_sent = True
                 return EndpointSignal.PAUSE

@@ -128,6 +128,7 @@ class _Utterance:
     candidate: list[Word] | None = None  # final decode taken at the current pause
     candidate_logprob: float | None = None
     checked_break: float = -1.0  # end time of a sentence end the final beam did not confirm
+    checked_at: int = 0  # absolute sample at which it said so
     emitted: bool = False
     last_partial: tuple[str, str] | None = None
 
@@ -521,6 +522,13 @@ class StreamingASR:
             utt.committed += words[:confirmed]
             utt.window = max(utt.window, self._sample(words[confirmed - 1].t1))
         utt.unconfirmed = words[confirmed:]
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "partial at %.2f s: [%s] %s",
+                end_s,
+                _join(utt.committed),
+                " ".join(f"{w.w}@{w.t1:.2f}" for w in utt.unconfirmed),
+            )
         events = self._sentence_final(utt, extension, end)
         if events is not None:
             return events
@@ -543,8 +551,9 @@ class StreamingASR:
         if at < len(utt.committed) and ends_sentence(utt.committed[at].w):
             # The sentence end is stable already: nothing left to confirm.
             return self._final_and_carry(utt, shown, at, "punctuation")
-        if abs(shown[at].t1 - utt.checked_break) < 0.15:
-            return None  # the final beam already said no to this one
+        interval = int(cfg.decode_interval_s * SAMPLE_RATE)
+        if abs(shown[at].t1 - utt.checked_break) < 0.15 and end - utt.checked_at < interval:
+            return None  # the final beam just said no to this one; ask again with more audio
         self.stats.sentence_checks += 1
         words, logprob = self._final_words(utt, end)
         confirmed = sentence_break(
@@ -553,8 +562,14 @@ class StreamingASR:
             audio_end=end_s,
             right_context_s=cfg.sentence_context_s,
         )
+        logger.debug(
+            "sentence end after %r at %.2f s: final beam says %s",
+            shown[at].w,
+            shown[at].t1,
+            "no" if confirmed is None else f"yes, after {words[confirmed].w!r}",
+        )
         if confirmed is None or abs(words[confirmed].t1 - shown[at].t1) > 0.5:
-            utt.checked_break = shown[at].t1
+            utt.checked_break, utt.checked_at = shown[at].t1, end
             return None
         utt.candidate_logprob = logprob
         return self._final_and_carry(utt, words, confirmed, "punctuation")

@@ -11,27 +11,21 @@ import asyncio
 import os
 import platform
 import resource
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loquilex.aggregation import PartialFinalAggregator
-from loquilex.asr import (
-    DecodeScheduler,
-    StreamConfig,
-    StreamingASR,
-    WhisperEngine,
-    transcribe_array,
-)
+from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
 from loquilex.audio import FileSource
 from loquilex.bench._speech import SpeechClip
-from loquilex.bench._wer import word_error_rate
+from loquilex.bench._wer import WerCounts, wer_counts
+from loquilex.config import StreamConfig
 from loquilex.protocol import Envelope, EventEmitter
 from loquilex.session import CaptionPipeline
 
-__all__ = ["StreamBenchResult", "run_stream_bench"]
+__all__ = ["StreamBenchResult", "offline_reference", "run_stream_bench"]
 
 
 @dataclass
@@ -49,7 +43,7 @@ class _Recorder:
 class StreamBenchResult:
     """Per-stream measurements; ``summary`` aggregates them."""
 
-    wer: list[float]
+    wer: list[WerCounts]
     final_latency: list[float]
     missed_sentences: int
     partial_lag: list[float]
@@ -62,7 +56,7 @@ class StreamBenchResult:
     skipped_partials: int
     max_window_s: float
     decode_s: float
-    offline_wer: float | None
+    offline: WerCounts | None
     hypotheses: list[str]
 
     def summary(self) -> dict[str, Any]:
@@ -73,11 +67,28 @@ class StreamBenchResult:
             index = min(round(q * (len(ordered) - 1)), len(ordered) - 1)
             return round(ordered[index], 3)
 
+        # Errors pooled over the streams, so the rates add up as for one long transcript.
+        pooled = WerCounts(
+            sum(c.substitutions for c in self.wer),
+            sum(c.deletions for c in self.wer),
+            sum(c.insertions for c in self.wer),
+            sum(c.reference_words for c in self.wer),
+        )
+        offline = None if self.offline is None else round(self.offline.wer, 4)
         return {
             "streams": self.streams,
             "audio_s": round(self.audio_s, 2),
-            "wer": round(statistics.mean(self.wer), 4),
-            "offline_beam5_wer": None if self.offline_wer is None else round(self.offline_wer, 4),
+            **pooled.as_dict(),
+            "worst_stream_wer": round(max(c.wer for c in self.wer), 4),
+            "offline_beam5_wer": offline,
+            "wer_vs_offline": (
+                round(pooled.wer / self.offline.wer, 3)
+                if self.offline is not None and self.offline.wer > 0
+                else None
+            ),
+            "offline_deletion_rate": (
+                None if self.offline is None else self.offline.as_dict()["deletion_rate"]
+            ),
             "final_latency_p50_s": pct(self.final_latency, 0.5),
             "final_latency_p95_s": pct(self.final_latency, 0.95),
             "final_latency_max_s": pct(self.final_latency, 1.0),
@@ -107,7 +118,7 @@ def _measure(rec: _Recorder, clips: list[SpeechClip] | None, reference: str) -> 
     finals = [(t, e) for t, e in rec.events if e.type == "FINALIZED"]
     text = " ".join(e.payload["segment"]["text"] for _, e in finals if e.payload["segment"]["text"])
     out: dict[str, Any] = {
-        "wer": word_error_rate(reference, text),
+        "wer": wer_counts(reference, text),
         "text": text,
         "latency": [],
         "missed": 0,
@@ -194,13 +205,9 @@ def run_stream_bench(
     )
     measured = [_measure(r, clips, reference) for r in recorders]
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    offline_wer = None
+    offline_counts = None
     if offline:
-        source = FileSource(audio)
-        transcript = transcribe_array(
-            model, source.audio, model_name="", beam_size=5, language=language
-        )
-        offline_wer = word_error_rate(reference, transcript.text)
+        offline_counts = wer_counts(reference, offline_reference(model, audio, language))
     first = [m["first"] for m in measured if m["first"] is not None]
     return StreamBenchResult(
         wer=[m["wer"] for m in measured],
@@ -216,9 +223,16 @@ def run_stream_bench(
         skipped_partials=sum(p.asr.stats.skipped_partials for p in pipelines),
         max_window_s=max(p.asr.stats.max_window_s for p in pipelines),
         decode_s=sum(p.asr.stats.decode_s for p in pipelines),
-        offline_wer=offline_wer,
+        offline=offline_counts,
         hypotheses=[m["text"] for m in measured],
     )
+
+
+def offline_reference(model: Any, audio: Path, language: str = "en") -> str:
+    """What faster-whisper itself makes of the file: ``WhisperModel.transcribe`` with beam 5
+    and its defaults (no VAD filter), the bar streaming finals are held to."""
+    segments, _ = model.transcribe(str(audio), language=language, beam_size=5)
+    return " ".join(s.text.strip() for s in segments)
 
 
 def machine_info() -> dict[str, Any]:

@@ -34,6 +34,19 @@ def register(sub: Any) -> None:
     stream.add_argument("--no-offline", action="store_true", help="skip the offline WER baseline")
     stream.set_defaults(handler=run_stream)
 
+    devset = bsub.add_parser("devset", help="build the development set of recordings")
+    devset.add_argument("output", type=Path, help="folder for the WAV, text and timing files")
+    devset.add_argument("--cache", type=Path, help="where source archives are kept")
+    devset.add_argument(
+        "--synthetic-only", action="store_true", help="only the espeak-ng recordings (no download)"
+    )
+    devset.add_argument("--only", action="append", help="build just this recording (repeatable)")
+    devset.set_defaults(handler=run_devset)
+
+    table = bsub.add_parser("table", help="a Markdown table of `bench stream` JSON results")
+    table.add_argument("results", type=Path, nargs="+")
+    table.set_defaults(handler=run_table)
+
     soak = bsub.add_parser("soak", help="a long stream (audio in a loop): memory over time")
     soak.add_argument("audio", type=Path)
     soak.add_argument("--minutes", type=float, default=30.0)
@@ -50,8 +63,63 @@ def register(sub: Any) -> None:
 
 def run_synth(args: argparse.Namespace, ctx: Context) -> int:
     clips = synthesize(MEETING_SENTENCES, args.output, pauses=MEETING_PAUSES)
-    args.output.with_suffix(".txt").write_text(" ".join(MEETING_SENTENCES) + "\n", encoding="utf-8")
     print(f"wrote {args.output} ({clips[-1].end + 1.0:.1f} s, {len(clips)} sentences)")
+    return 0
+
+
+def run_devset(args: argparse.Namespace, ctx: Context) -> int:
+    from loquilex.bench._devset import DEVSET, DevsetError, build_devset
+
+    known = {r.name for r in DEVSET}
+    unknown = sorted(set(args.only or []) - known)
+    if unknown:
+        raise CliError(
+            f"unknown recording {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    cache = args.cache or ctx.settings.cache_dir / "devset"
+    try:
+        built = build_devset(args.output, cache, names=args.only, real=not args.synthetic_only)
+    except DevsetError as exc:
+        raise CliError(str(exc)) from exc
+    for rec in built:
+        print(f"{rec.wav(args.output)}  {rec.description}")
+    return 0
+
+
+#: Columns of `bench table`: (heading, result key, format).
+_TABLE = (
+    ("WER", "wer", "{:.1%}"),
+    ("offline", "offline_beam5_wer", "{:.1%}"),
+    ("× offline", "wer_vs_offline", "{:.2f}"),
+    ("sub", "substitution_rate", "{:.1%}"),
+    ("del", "deletion_rate", "{:.1%}"),
+    ("ins", "insertion_rate", "{:.1%}"),
+    ("final p50", "final_latency_p50_s", "{:.2f} s"),
+    ("p95", "final_latency_p95_s", "{:.2f} s"),
+    ("max", "final_latency_max_s", "{:.2f} s"),
+    ("not final", "sentences_not_finalized", "{}"),
+    ("first text", "first_text_s", "{:.2f} s"),
+    ("in silence", "words_in_silence", "{}"),
+    ("CPU-s/s", "cpu_s_per_audio_s", "{:.2f}"),
+    ("RSS", "peak_rss_mb", "{:.0f} MB"),
+)
+
+
+def run_table(args: argparse.Namespace, ctx: Context) -> int:
+    print("| recording | " + " | ".join(h for h, _, _ in _TABLE) + " |")
+    print("|---" * (len(_TABLE) + 1) + "|")
+    for path in args.results:
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            results = report["results"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise CliError(f"{path}: not a `bench stream` result ({exc})") from exc
+        cells = []
+        for _, key, fmt in _TABLE:
+            value = results.get(key)
+            cells.append("—" if value is None else fmt.format(value))
+        name = path.stem + (f" ×{results['streams']}" if results.get("streams", 1) > 1 else "")
+        print(f"| {name} | " + " | ".join(cells) + " |")
     return 0
 
 
@@ -91,6 +159,7 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         args.json,
         model=asr.model or ctx.store.get_default(),
         settings={"asr": asr.model_dump(mode="json"), "stream": ctx.settings.stream.model_dump()},
+        audio=str(args.audio),
         hypotheses=result.hypotheses,
     )
     return 0

@@ -40,7 +40,7 @@ class StreamConfig(BaseModel):
         "vad_threshold - 0.15.",
     )
     decode_interval_s: float = Field(
-        default=0.5, gt=0, le=5, description="New audio between partial re-decodes."
+        default=0.6, gt=0, le=5, description="New audio between partial re-decodes."
     )
     first_decode_s: float = Field(
         default=0.5, ge=0.1, le=5, description="Speech before the first partial decode."
