@@ -210,7 +210,7 @@ def test_sentence_is_final_without_a_pause() -> None:
         [silence(0.5), first, silence(0.1), speak_script(SENT_B, vocab), silence(1.0)]
     )
     first_end = 0.5 + len(first) / SR - 0.05  # the trailing inter-word gap is not speech
-    asr, engine = _make(vocab)
+    asr, _ = _make(vocab)
     timed = _run_timed(asr, audio)
     finals = [(t, e) for t, e in timed if isinstance(e, UtteranceFinal)]
     assert [e.text for _, e in finals] == [" ".join(SENT_A), " ".join(SENT_B)]
