@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
 from loquilex.asr import Endpointer, EndpointerConfig, EndpointSignal
 from loquilex.asr._vad import WINDOW
 
@@ -68,3 +74,38 @@ def test_carry_keeps_the_pause_in_progress() -> None:
     # No second PAUSE for the same silence; END arrives at 0.5 s of it.
     assert EndpointSignal.PAUSE not in more
     assert EndpointSignal.END in more
+
+
+def test_energy_vad_learns_the_noise_floor() -> None:
+    from loquilex.asr import EnergyVad
+
+    rng = np.random.default_rng(0)
+    fan = rng.standard_normal(SR * 3) * 0.01  # steady noise, -40 dBFS
+    t = np.arange(SR) / SR
+    voice = 0.1 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 4 * t))  # louder
+    audio = np.concatenate([fan, fan[:SR] + voice, fan[:SR]]).astype(np.float32)
+    vad = EnergyVad()
+    windows = audio[: len(audio) // WINDOW * WINDOW].reshape(-1, WINDOW)
+    probs = vad.score(windows, np.zeros(64, np.float32))
+    per_s = SR // WINDOW
+    assert probs[: 3 * per_s].max() < 0.35, "steady noise must not count as speech"
+    assert np.mean(probs[3 * per_s : 4 * per_s] > 0.5) > 0.6
+    assert probs[-per_s // 2 :].max() < 0.35
+
+
+def test_the_devset_meeting_runs_sentences_together_inside_turns(tmp_path: Path) -> None:
+    from loquilex.bench._corpus import TURNS
+    from loquilex.bench._devset import build_devset
+
+    build_devset(tmp_path, tmp_path / "cache", names=["meeting-turns"], real=False)
+    timing = json.loads((tmp_path / "meeting-turns.timing.json").read_text())
+    sentences = [s for _, turn in TURNS for s in turn]
+    assert [c["text"] for c in timing] == sentences
+    gaps = [b["start"] - a["end"] for a, b in itertools.pairwise(timing)]
+    last_of_turn = set(np.cumsum([len(turn) for _, turn in TURNS]) - 1)
+    for i, gap in enumerate(gaps):
+        if i in last_of_turn:
+            assert 0.29 <= gap <= 1.51
+        else:
+            assert 0.04 <= gap <= 0.16
+    assert (tmp_path / "meeting-turns.txt").read_text().strip() == " ".join(sentences)

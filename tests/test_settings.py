@@ -86,3 +86,28 @@ def test_config_show_reports_sources(tmp_path: Path) -> None:
         line.startswith("asr.beam_size") and "env LX_ASR__BEAM_SIZE" in line
         for line in text.splitlines()
     )
+
+
+def test_stream_settings_and_session_overrides_share_one_declaration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from loquilex.config import StreamConfig
+    from loquilex.session import SessionConfig, StreamOverrides
+
+    assert set(StreamOverrides.model_fields) == set(StreamConfig.model_fields)
+    monkeypatch.setenv("LX_STREAM__VAD", "energy")
+    monkeypatch.setenv("LX_STREAM__EOU_SILENCE_S", "0.8")
+    settings, _ = load_settings()
+    assert isinstance(settings.stream, StreamConfig)
+    assert settings.stream.vad == "energy" and settings.stream.eou_silence_s == 0.8
+    session = SessionConfig.model_validate({"stream": {"vad": "silero", "final_beam": 3}})
+    merged = settings.stream.with_overrides(session.stream)
+    assert (merged.vad, merged.final_beam, merged.eou_silence_s) == ("silero", 3, 0.8)
+    # The same bounds apply to a session's overrides as to the settings.
+    for bad in ({"vad_threshold": 1.5}, {"vad": "webrtc"}, {"no_such_knob": 1}):
+        with pytest.raises(ValidationError):
+            SessionConfig.model_validate({"stream": bad})
+    with pytest.raises(ConfigError):
+        load_settings(overrides={"stream": {"max_segment_s": 100}})

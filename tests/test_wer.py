@@ -37,3 +37,18 @@ def test_normalisation() -> None:
 )
 def test_word_error_rate(ref: str, hyp: str, wer: float) -> None:
     assert word_error_rate(ref, hyp) == pytest.approx(wer)
+
+
+def test_counts_each_kind_of_error() -> None:
+    from loquilex.bench import wer_counts
+
+    counts = wer_counts("the cat sat on the mat", "a cat sat on mat")
+    assert (counts.substitutions, counts.deletions, counts.insertions) == (1, 1, 0)
+    assert counts.reference_words == 6
+    assert counts.wer == 2 / 6
+    assert wer_counts("the cat sat", "the cat sat down").insertions == 1
+    dropped = wer_counts("one two three four five six", "one six")
+    assert dropped.deletions == 4 and dropped.substitutions == 0 and dropped.insertions == 0
+    assert dropped.as_dict()["deletion_rate"] == round(4 / 6, 4)
+    assert wer_counts("", "").wer == 0.0
+    assert wer_counts("", "hello").insertions == 1

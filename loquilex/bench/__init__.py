@@ -1,6 +1,15 @@
-"""Measurement: word error rate, synthetic speech with known timings, streaming benchmarks."""
+"""Measurement: word error rate, speech with known timings, the dev set, benchmarks."""
 
-from loquilex.bench._speech import SpeechClip, synthesize
-from loquilex.bench._wer import normalize_text, word_error_rate
+from loquilex.bench._speech import SpeechClip, SpokenPiece, compose, synthesize
+from loquilex.bench._wer import WerCounts, normalize_text, wer_counts, word_error_rate
 
-__all__ = ["SpeechClip", "normalize_text", "synthesize", "word_error_rate"]
+__all__ = [
+    "SpeechClip",
+    "SpokenPiece",
+    "WerCounts",
+    "compose",
+    "normalize_text",
+    "synthesize",
+    "wer_counts",
+    "word_error_rate",
+]
