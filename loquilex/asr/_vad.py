@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from loquilex.config import VadKind
 
-__all__ = ["WINDOW", "EnergyVad", "SileroVad", "SpeechScorer", "make_vad"]
+__all__ = ["WINDOW", "EnergyVad", "HybridVad", "SileroVad", "SpeechScorer", "make_vad"]
 
 WINDOW = 512
 _CONTEXT = 64
@@ -107,8 +107,27 @@ class EnergyVad:
         return probs
 
 
+class HybridVad:
+    """Silero or the energy gate, whichever hears speech: Silero is sure of ordinary voices
+    in noise, the gate catches whispered and hoarse speech that Silero scores as silence.
+    What the gate lets through that is not speech is left to the decoder's no-speech gate."""
+
+    def __init__(self) -> None:
+        self._silero = SileroVad()
+        self._energy = EnergyVad()
+
+    def score(
+        self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        return np.maximum(
+            self._silero.score(windows, context), self._energy.score(windows, context)
+        )
+
+
 def make_vad(kind: VadKind) -> SpeechScorer:
     """A new per-stream detector of the given kind."""
     if kind == "energy":
         return EnergyVad()
+    if kind == "hybrid":
+        return HybridVad()
     return SileroVad()

@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 __all__ = ["EouReason", "StreamConfig", "VadKind", "stream_overrides_model"]
 
 EouReason = Literal["silence", "punctuation", "max_duration", "forced", "end_of_stream"]
-VadKind = Literal["silero", "energy"]
+VadKind = Literal["silero", "energy", "hybrid"]
 
 
 class StreamConfig(BaseModel):
@@ -76,7 +76,7 @@ class StreamConfig(BaseModel):
         default=1.5, ge=0, le=10, description="Right context before a word is stable."
     )
     left_context_s: float = Field(
-        default=2.0, ge=0, le=5, description="Stable audio re-heard before the unstable part."
+        default=1.0, ge=0, le=5, description="Stable audio re-heard before the unstable part."
     )
     prompt_words: int = Field(
         default=40, ge=0, le=200, description="Words of earlier text that prompt the decoder."
