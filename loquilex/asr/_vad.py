@@ -76,34 +76,56 @@ class SileroVad:
 
 
 class EnergyVad:
-    """Level gate: a window is speech when it is well above the noise floor.
+    """Level gate: a window is speech when it is well above the noise floor and its
+    spectrum is not flat.
 
     The floor follows the quietest recent level: it drops at once to a quieter window and
-    rises slowly (``rise_db_per_s``), so steady noise (a fan, hiss) becomes the floor
-    while speech, which comes and goes, stays above it. The probability is a logistic of
-    the level over the floor, 0.5 at ``margin_db``. Cheap and model-free; it cannot tell
-    speech from other sounds, which the decoder's no-speech gate then has to reject.
+    rises slowly (``rise_db_per_s``), so steady noise (a fan, hiss) becomes the floor while
+    speech, which comes and goes, stays above it. The probability is a logistic of the level
+    over the floor, 0.5 at ``margin_db``, scaled down as the spectrum gets flat (spectral
+    flatness from ``flat_from`` to ``flat_to``): speech, whispered speech included, has
+    formants (flatness mostly under 0.1 here), broadband noise does not (about 0.55), so a
+    sudden burst of noise above the floor is not taken for speech. Cheap and model-free;
+    anything else it lets through is left to the decoder's no-speech gate.
     """
 
     def __init__(
-        self, *, margin_db: float = 9.0, rise_db_per_s: float = 1.5, min_level_db: float = -65.0
+        self,
+        *,
+        margin_db: float = 9.0,
+        rise_db_per_s: float = 1.5,
+        min_level_db: float = -65.0,
+        flat_from: float = 0.3,
+        flat_to: float = 0.5,
     ) -> None:
         self._margin = margin_db
         self._rise = rise_db_per_s * WINDOW / 16_000
         self._min_level = min_level_db
+        self._flat = (flat_from, flat_to)
         self._floor: float | None = None
+        self._taper = np.hanning(WINDOW).astype(np.float32)
+
+    def _flatness(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        # 125 Hz to 6.25 kHz: where voices have their formants.
+        power = np.abs(np.fft.rfft(windows * self._taper, axis=1))[:, 4:200] ** 2 + 1e-12
+        flat: npt.NDArray[np.float64] = np.exp(np.mean(np.log(power), axis=1)) / np.mean(
+            power, axis=1
+        )
+        return flat
 
     def score(
         self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         rms = np.sqrt(np.mean(np.square(windows, dtype=np.float64), axis=1))
         levels = 20 * np.log10(np.maximum(rms, 1e-6))
+        lo, hi = self._flat
+        tonal = np.clip((hi - self._flatness(windows)) / (hi - lo), 0.0, 1.0)
         probs = np.zeros(len(levels), dtype=np.float32)
         for i, level in enumerate(levels):
             floor = level if self._floor is None else min(self._floor + self._rise, level)
             self._floor = floor
             above = level - max(floor, self._min_level - self._margin)
-            probs[i] = 1.0 / (1.0 + np.exp(-(above - self._margin) / 2.0))
+            probs[i] = tonal[i] / (1.0 + np.exp(-(above - self._margin) / 2.0))
         return probs
 
 
