@@ -40,7 +40,7 @@ class StreamConfig(BaseModel):
         "vad_threshold - 0.15.",
     )
     decode_interval_s: float = Field(
-        default=0.6, gt=0, le=5, description="New audio between partial re-decodes."
+        default=0.7, gt=0, le=5, description="New audio between partial re-decodes."
     )
     first_decode_s: float = Field(
         default=0.5, ge=0.1, le=5, description="Speech before the first partial decode."
@@ -73,10 +73,10 @@ class StreamConfig(BaseModel):
         default=0.3, ge=0, le=1, description="Audio kept before speech starts (onsets)."
     )
     commit_lag_s: float = Field(
-        default=1.5, ge=0, le=10, description="Right context before a word is stable."
+        default=2.5, ge=0, le=10, description="Right context before a word is stable."
     )
     left_context_s: float = Field(
-        default=1.0, ge=0, le=5, description="Stable audio re-heard before the unstable part."
+        default=2.0, ge=0, le=5, description="Stable audio re-heard before the unstable part."
     )
     prompt_words: int = Field(
         default=40, ge=0, le=200, description="Words of earlier text that prompt the decoder."
