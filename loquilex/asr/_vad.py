@@ -14,6 +14,7 @@ chunking match faster-whisper's offline VAD on the whole file.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,13 +80,15 @@ class EnergyVad:
     """Level gate: a window is speech when it is well above the noise floor and its
     spectrum is not flat.
 
-    The floor follows the quietest recent level: it drops at once to a quieter window and
-    rises slowly (``rise_db_per_s``), so steady noise (a fan, hiss) becomes the floor while
-    speech, which comes and goes, stays above it. The probability is a logistic of the level
-    over the floor, 0.5 at ``margin_db``, scaled down as the spectrum gets flat (spectral
-    flatness from ``flat_from`` to ``flat_to``): speech, whispered speech included, has
-    formants (flatness mostly under 0.1 here), broadband noise does not (about 0.55), so a
-    sudden burst of noise above the floor is not taken for speech. Cheap and model-free;
+    The noise floor is the quietest window of the last ``floor_s`` seconds (plus
+    ``floor_offset_db``, since the quietest of many noisy windows lies below their mean):
+    speech always has gaps between syllables within that time, so the minimum finds the
+    background under it and follows it up or down within ``floor_s``, whether the stream
+    starts with digital silence, a fan or a crowd. The probability is a logistic of the
+    level over the floor, 0.5 at ``margin_db``, scaled down as the spectrum gets flat
+    (spectral flatness from ``flat_from`` to ``flat_to``): speech, whispered speech
+    included, has formants (flatness mostly under 0.1 here), broadband noise does not
+    (about 0.55), so a sudden burst of noise is not taken for speech. Cheap and model-free;
     anything else it lets through is left to the decoder's no-speech gate.
     """
 
@@ -93,16 +96,17 @@ class EnergyVad:
         self,
         *,
         margin_db: float = 9.0,
-        rise_db_per_s: float = 1.5,
+        floor_s: float = 2.0,
+        floor_offset_db: float = 3.0,
         min_level_db: float = -65.0,
         flat_from: float = 0.3,
         flat_to: float = 0.5,
     ) -> None:
         self._margin = margin_db
-        self._rise = rise_db_per_s * WINDOW / 16_000
-        self._min_level = min_level_db
+        self._offset = floor_offset_db
+        self._lowest = min_level_db - margin_db  # below this, a level is silence however low
         self._flat = (flat_from, flat_to)
-        self._floor: float | None = None
+        self._recent: deque[float] = deque(maxlen=max(int(floor_s * 16_000 / WINDOW), 1))
         self._taper = np.hanning(WINDOW).astype(np.float32)
 
     def _flatness(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -117,15 +121,14 @@ class EnergyVad:
         self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         rms = np.sqrt(np.mean(np.square(windows, dtype=np.float64), axis=1))
-        levels = 20 * np.log10(np.maximum(rms, 1e-6))
+        levels = 20 * np.log10(np.maximum(rms, 1e-9))
         lo, hi = self._flat
         tonal = np.clip((hi - self._flatness(windows)) / (hi - lo), 0.0, 1.0)
         probs = np.zeros(len(levels), dtype=np.float32)
         for i, level in enumerate(levels):
-            floor = level if self._floor is None else min(self._floor + self._rise, level)
-            self._floor = floor
-            above = level - max(floor, self._min_level - self._margin)
-            probs[i] = tonal[i] / (1.0 + np.exp(-(above - self._margin) / 2.0))
+            self._recent.append(max(float(level), self._lowest))
+            floor = min(self._recent) + self._offset
+            probs[i] = tonal[i] / (1.0 + np.exp(-(level - floor - self._margin) / 2.0))
         return probs
 
 
