@@ -85,7 +85,12 @@ def test_live_captions_from_the_microphone(
         page.screenshot(path=str(ARTIFACTS / "ui-idle.png"))
         page.keyboard.press("s")  # keyboard shortcut: start
         page.wait_for_function("document.querySelector('#conn').textContent === 'live'")
-        page.wait_for_selector("#partial .stable, #partial .unstable")
+        # A live partial is shown (its stable part may still be empty: words become stable
+        # only after 2.5 s of right context).
+        page.wait_for_function(
+            "document.querySelector('#partial .unstable, #partial .stable') !== null"
+            " && document.querySelector('#partial').textContent.trim().length > 0"
+        )
         page.wait_for_function(
             "document.querySelectorAll('#finals li').length >= 1", timeout=20_000
         )
