@@ -390,10 +390,13 @@ class StreamingASR:
             if n:
                 utt = _Utterance(index=self._next_index, start=self._sample(piece[0].t0))
                 self._next_index += 1
+            # Only the last piece can end for another reason than its full stop; a forced,
+            # end-of-stream or max-duration final says so even when it ends a sentence.
             last = n == len(pieces) - 1
-            why: EouReason = reason if last and not ends_sentence(piece[-1].w) else "punctuation"
-            if last and reason in ("forced", "end_of_stream", "max_duration"):
-                why = reason
+            own = reason in ("forced", "end_of_stream", "max_duration")
+            why: EouReason = (
+                reason if last and (own or not ends_sentence(piece[-1].w)) else "punctuation"
+            )
             events.append(self._final_event(utt, tuple(piece), why))
         return events
 
