@@ -7,20 +7,29 @@ CLI and the server can show one clean line while the logs keep the traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
+    "AsrFailure",
     "AudioDecodeError",
     "AudioFormatError",
+    "AudioSourceError",
     "ConfigError",
     "DeviceBusyError",
+    "DevsetError",
+    "InvalidMessage",
     "LoquiLexError",
     "ModelError",
     "ModelInstallError",
     "ModelNotFoundError",
     "NotFoundError",
+    "NotSenderError",
+    "RateLimitedError",
     "SequenceError",
     "SessionError",
     "SessionLimitError",
     "SessionNotFoundError",
+    "TranscriptFormatError",
     "UnsupportedError",
 ]
 
@@ -65,7 +74,16 @@ class SessionNotFoundError(SessionError, NotFoundError):
     """No session with that id (HTTP 404)."""
 
 
-class SessionLimitError(SessionError):
+class RateLimitedError(SessionError):
+    """A client sends faster, or holds more, than the server's limits allow
+    (``RATE_LIMITED``, HTTP 429). ``details`` go to the client with the error."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class SessionLimitError(RateLimitedError):
     """The server already runs as many sessions as it may (HTTP 429)."""
 
 
@@ -79,3 +97,32 @@ class SequenceError(SessionError):
 
 class UnsupportedError(SessionError):
     """The request asks for something this installation cannot do (HTTP 422)."""
+
+
+class NotSenderError(SessionError):
+    """A connection that only views a session tried to send its audio or end it
+    (``UNAUTHORIZED``)."""
+
+
+class AudioSourceError(LoquiLexError):
+    """A source cannot deliver audio (no microphone, no PortAudio, closed push source)."""
+
+
+class AsrFailure(LoquiLexError):
+    """Recognition failed inside the worker; the stream is over."""
+
+
+class InvalidMessage(LoquiLexError):
+    """A client message that cannot be used; answered with ``INVALID_MESSAGE``."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+class TranscriptFormatError(LoquiLexError):
+    """A transcript JSON file does not have the expected shape."""
+
+
+class DevsetError(LoquiLexError):
+    """A dev-set source could not be fetched or did not match its checksum."""

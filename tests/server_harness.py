@@ -50,9 +50,13 @@ class Server:
 
 
 @contextmanager
-def run_server(data_dir: Path, log: Path, **env: str) -> Iterator[Server]:
+def run_server(
+    data_dir: Path, log: Path, media_dir: Path | None = None, **env: str
+) -> Iterator[Server]:
+    """Start the server; ``media_dir`` is where REST file sessions may read from."""
     port = free_port()
-    full_env = {**os.environ, "LX_DATA_DIR": str(data_dir), **env}
+    media = {"LX_SERVER__MEDIA_DIR": str(media_dir)} if media_dir is not None else {}
+    full_env = {**os.environ, "LX_DATA_DIR": str(data_dir), **media, **env}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [loquilex_bin(), "serve", "--port", str(port)],
@@ -85,6 +89,16 @@ def run_server(data_dir: Path, log: Path, **env: str) -> Iterator[Server]:
 
 def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def sender_url(server: Server, created: dict[str, Any]) -> str:
+    """The /ws URL from which a push session created over REST takes audio."""
+    return f"{server.ws}/ws/{created['session_id']}?sender_key={created['sender_key']}"
+
+
+def controls(created: dict[str, Any]) -> dict[str, str]:
+    """The header that lets the creator pause, resume, finalize or delete a session."""
+    return {"X-LoquiLex-Sender-Key": created["sender_key"]}
 
 
 def chunk_msg(data: bytes, sequence: int) -> str:

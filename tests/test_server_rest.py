@@ -17,7 +17,7 @@ from loquilex.config import load_settings
 from loquilex.protocol import event_schema
 from loquilex.server import create_app
 from tests.conftest import STREAM_WER_BOUND, Speech, loquilex_bin
-from tests.server_harness import Server, run_server
+from tests.server_harness import Server, controls, run_server
 
 pytestmark = pytest.mark.model
 
@@ -25,7 +25,12 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("rest")
-    with run_server(root / "data", root / "server.log", LX_SERVER__MAX_SESSIONS="3") as srv:
+    with run_server(
+        root / "data",
+        root / "server.log",
+        tmp_path_factory.getbasetemp(),
+        LX_SERVER__MAX_SESSIONS="3",
+    ) as srv:
         yield srv
 
 
@@ -56,21 +61,28 @@ def test_health_schema_models(server: Server) -> None:
 @pytest.mark.parametrize(
     "method,path",
     [
-        ("get", "/sessions/nope"),
-        ("get", "/sessions/nope/snapshot"),
-        ("get", "/sessions/nope/metrics"),
-        ("post", "/sessions/nope/pause"),
-        ("post", "/sessions/nope/resume"),
-        ("post", "/sessions/nope/finalize"),
-        ("delete", "/sessions/nope"),
-        ("get", "/sessions/nope/transcript"),
+        ("get", "/sessions/{}"),
+        ("get", "/sessions/{}/snapshot"),
+        ("get", "/sessions/{}/metrics"),
+        ("post", "/sessions/{}/pause"),
+        ("post", "/sessions/{}/resume"),
+        ("post", "/sessions/{}/finalize"),
+        ("delete", "/sessions/{}"),
+        ("get", "/sessions/{}/transcript"),
     ],
 )
-def test_unknown_session_is_404(server: Server, method: str, path: str) -> None:
+def test_unknown_session_is_404_and_a_malformed_id_is_422(
+    server: Server, method: str, path: str
+) -> None:
+    unknown = "abcdef00-0000-4000-8000-000000000000"
     with server.http() as c:
-        response = c.request(method.upper(), path)
-    assert response.status_code == 404
-    assert response.json() == {"detail": "no session nope"}
+        response = c.request(method.upper(), path.format(unknown))
+        assert response.status_code == 404
+        assert response.json() == {"detail": f"no session {unknown}"}
+        for bad in ("nope", "x" * 300, unknown.upper()):
+            response = c.request(method.upper(), path.format(bad))
+            assert response.status_code == 422, (bad, response.text)
+            assert "session_id" in response.text
 
 
 @pytest.mark.parametrize(
@@ -96,18 +108,21 @@ def test_bad_bodies(server: Server, body: dict[str, object], status: int, needle
 
 def test_session_cap_is_429(server: Server) -> None:
     with server.http() as c:
-        ids = []
+        made = []
         try:
             for _ in range(3):
                 response = c.post("/sessions", json={"source": "push"})
                 assert response.status_code == 201
-                ids.append(response.json()["session_id"])
+                made.append(response.json())
             over = c.post("/sessions", json={"source": "push"})
             assert over.status_code == 429
             assert "max_sessions" in over.json()["detail"]
+            # Deleting takes the creator's key; with the id alone it is refused.
+            assert c.delete(f"/sessions/{made[0]['session_id']}").status_code == 403
         finally:
-            for sid in ids:
-                assert c.delete(f"/sessions/{sid}").status_code == 200
+            for created in made:
+                response = c.delete(f"/sessions/{created['session_id']}", headers=controls(created))
+                assert response.status_code == 200
         assert c.post("/sessions", json={"source": "push"}).status_code == 201
 
 
@@ -130,6 +145,7 @@ def test_file_session_transcript_survives_delete_and_restart(
         )
         assert created.status_code == 201, created.text
         sid = created.json()["session_id"]
+        key = controls(created.json())
         info = _wait_ended(c, sid)
         assert info["state"] == "ended"
         # One segment per sentence, or a few more where Whisper heard a sentence end mid-way.
@@ -140,7 +156,7 @@ def test_file_session_transcript_survives_delete_and_restart(
         vtt = c.get(f"/sessions/{sid}/transcript", params={"format": "vtt"}).text
         assert vtt.startswith("WEBVTT\n\n1\n")
         assert c.get(f"/sessions/{sid}/transcript", params={"format": "docx"}).status_code == 422
-        assert c.delete(f"/sessions/{sid}").status_code == 200
+        assert c.delete(f"/sessions/{sid}", headers=key).status_code == 200
         assert c.get(f"/sessions/{sid}").status_code == 404
         assert c.get(f"/sessions/{sid}/transcript", params={"format": "vtt"}).text == vtt
 
@@ -168,6 +184,9 @@ class _ExplodingManager:
     default_model = "tiny.en"
 
     async def warm_up(self) -> None:
+        return None
+
+    def start(self) -> None:
         return None
 
     async def shutdown(self, wait_s: float = 8.0) -> None:

@@ -20,7 +20,16 @@ from loquilex.audio import decode_file
 from loquilex.bench import word_error_rate
 from tests.conftest import STREAM_WER_BOUND, Speech, assert_sentences_finalized
 from tests.protocol_checks import check_stream, final_text
-from tests.server_harness import Received, Server, collect, pcm16, run_server, send_realtime
+from tests.server_harness import (
+    Received,
+    Server,
+    collect,
+    controls,
+    pcm16,
+    run_server,
+    send_realtime,
+    sender_url,
+)
 
 pytestmark = pytest.mark.model
 
@@ -28,7 +37,12 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("sessions")
-    with run_server(root / "data", root / "server.log", LX_SERVER__RESUME_GRACE_S="1.5") as srv:
+    with run_server(
+        root / "data",
+        root / "server.log",
+        tmp_path_factory.getbasetemp(),
+        LX_SERVER__RESUME_GRACE_S="1.5",
+    ) as srv:
         yield srv
 
 
@@ -42,12 +56,14 @@ def _watch(server: Server, sid: str, until: str = "SESSION_ENDED", timeout: floa
     return asyncio.run(run())
 
 
-def _start_subprocess_session(http: httpx.Client, speech: Speech) -> str:
+def _start_subprocess_session(http: httpx.Client, speech: Speech) -> tuple[str, dict[str, str]]:
+    """The new session's id, and the header that controls it."""
     created = http.post(
         "/sessions", json={"source": "file", "path": str(speech.path), "mode": "subprocess"}
     )
     assert created.status_code == 201, created.text
-    return str(created.json()["session_id"])
+    body = created.json()
+    return str(body["session_id"]), controls(body)
 
 
 async def _watch_until_speaking(
@@ -82,7 +98,7 @@ def test_subprocess_crash_is_an_error_event_and_server_lives(
     server: Server, speech: Speech
 ) -> None:
     with server.http() as http:
-        sid = _start_subprocess_session(http, speech)
+        sid, _ = _start_subprocess_session(http, speech)
 
         async def run() -> Received:
             got = Received()
@@ -106,25 +122,25 @@ def test_subprocess_crash_is_an_error_event_and_server_lives(
 
 def test_subprocess_pause_resume_finalize(server: Server, speech: Speech) -> None:
     with server.http() as http:
-        sid = _start_subprocess_session(http, speech)
+        sid, key = _start_subprocess_session(http, speech)
 
         async def run() -> Received:
             got = Received()
             async with websockets.connect(f"{server.ws}/ws/{sid}") as ws:
                 reader, pid = await _watch_until_speaking(ws, got, http, sid)
-                paused = await asyncio.to_thread(http.post, f"/sessions/{sid}/pause")
+                paused = await asyncio.to_thread(http.post, f"/sessions/{sid}/pause", headers=key)
                 assert paused.json()["state"] == "paused"
                 await asyncio.sleep(0.3)
                 assert psutil.Process(pid).status() == psutil.STATUS_STOPPED
-                resumed = await asyncio.to_thread(http.post, f"/sessions/{sid}/resume")
+                resumed = await asyncio.to_thread(http.post, f"/sessions/{sid}/resume", headers=key)
                 assert resumed.json()["state"] == "running"
                 assert psutil.Process(pid).status() != psutil.STATUS_STOPPED
-                await asyncio.to_thread(http.post, f"/sessions/{sid}/finalize")
+                await asyncio.to_thread(http.post, f"/sessions/{sid}/finalize", headers=key)
                 await asyncio.wait_for(reader, 30)
             return got
 
         got = asyncio.run(run())
-        assert http.delete(f"/sessions/{sid}").status_code == 200
+        assert http.delete(f"/sessions/{sid}", headers=key).status_code == 200
     check_stream(got.events)
     reasons = [e["payload"]["eou_reason"] for e in got.of("FINALIZED")]
     assert reasons[0] == "forced"
@@ -140,20 +156,26 @@ def test_streaming_pause_resume_finalize(server: Server, speech: Speech) -> None
 
         async def run() -> Received:
             got = Received()
-            async with websockets.connect(f"{server.ws}/ws/{sid}") as ws:
+            async with websockets.connect(sender_url(server, created)) as ws:
                 reader = asyncio.create_task(collect(ws, got))
                 first = speech.clips[0]
                 cut = int(first.end * 16000) * 2
                 seq = await send_realtime(ws, audio[: int((first.start + 1.5) * 16000) * 2])
-                await asyncio.to_thread(http.post, f"/sessions/{sid}/finalize")
+                await asyncio.to_thread(
+                    http.post, f"/sessions/{sid}/finalize", headers=controls(created)
+                )
                 seq = await send_realtime(
                     ws, audio[int((first.start + 1.5) * 16000) * 2 : cut], start_seq=seq, speed=2
                 )
-                await asyncio.to_thread(http.post, f"/sessions/{sid}/pause")
+                await asyncio.to_thread(
+                    http.post, f"/sessions/{sid}/pause", headers=controls(created)
+                )
                 # The second sentence is spoken while paused: it must not be transcribed.
                 second_end = int((speech.clips[1].end + 0.6) * 16000) * 2
                 seq = await send_realtime(ws, audio[cut:second_end], start_seq=seq, speed=4)
-                await asyncio.to_thread(http.post, f"/sessions/{sid}/resume")
+                await asyncio.to_thread(
+                    http.post, f"/sessions/{sid}/resume", headers=controls(created)
+                )
                 await send_realtime(ws, audio[second_end:], start_seq=seq, speed=2)
                 await ws.send(json.dumps({"type": "END_SESSION"}))
                 await asyncio.wait_for(reader, 30)
@@ -174,13 +196,14 @@ def test_streaming_pause_resume_finalize(server: Server, speech: Speech) -> None
 def test_audio_client_gone_ends_session_after_grace(server: Server, speech: Speech) -> None:
     audio = pcm16(decode_file(speech.path))
     with server.http() as http:
-        sid = http.post("/sessions", json={"source": "push"}).json()["session_id"]
+        created = http.post("/sessions", json={"source": "push"}).json()
+        sid = created["session_id"]
 
         async def run() -> Received:
             got = Received()
             async with websockets.connect(f"{server.ws}/ws/{sid}") as viewer:
                 reader = asyncio.create_task(collect(viewer, got))
-                sender = await websockets.connect(f"{server.ws}/ws/{sid}")
+                sender = await websockets.connect(sender_url(server, created))
                 first = speech.clips[0]
                 await send_realtime(sender, audio[: int((first.start + 2.0) * 16000) * 2])
                 await sender.close()  # mid-utterance, and never comes back

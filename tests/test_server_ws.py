@@ -25,6 +25,7 @@ from tests.server_harness import (
     pcm16,
     run_server,
     send_realtime,
+    sender_url,
 )
 
 pytestmark = pytest.mark.model
@@ -36,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with run_server(
         root / "data",
         root / "server.log",
+        tmp_path_factory.getbasetemp(),
         LX_SERVER__REPLAY_EVENTS="30",
         LX_SERVER__MAX_SESSIONS="30",
         LX_SERVER__MAX_FRAME_BYTES="65536",
@@ -91,7 +93,7 @@ def test_push_over_ws_late_joiner_and_resume(server: Server, speech: Speech, aud
     async def run() -> tuple[Received, Received, Received, Received]:
         full, first_half, resumed, late = Received(), Received(), Received(), Received()
         async with (
-            websockets.connect(f"{server.ws}/ws/{sid}") as sender,
+            websockets.connect(sender_url(server, created)) as sender,
             websockets.connect(f"{server.ws}/ws/{sid}") as watcher,
         ):
             watch = asyncio.create_task(collect(watcher, full))
@@ -271,7 +273,7 @@ def test_twenty_subscribers_get_every_final_in_order(server: Server, speech: Spe
         tasks = [
             asyncio.create_task(collect(ws, got)) for ws, got in zip(sockets, received, strict=True)
         ]
-        async with websockets.connect(f"{server.ws}/ws/{sid}") as sender:
+        async with websockets.connect(sender_url(server, created)) as sender:
             await send_realtime(sender, audio, speed=2.0)
             await sender.send(json.dumps({"type": "END_SESSION"}))
             await asyncio.wait_for(asyncio.gather(*tasks), 30)

@@ -32,7 +32,7 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("ui")
-    with run_server(root / "data", root / "server.log") as srv:
+    with run_server(root / "data", root / "server.log", tmp_path_factory.getbasetemp()) as srv:
         yield srv
 
 

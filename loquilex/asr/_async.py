@@ -10,13 +10,9 @@ import numpy.typing as npt
 
 from loquilex.asr._scheduler import DecodeScheduler
 from loquilex.asr._streaming import AsrEvent, StreamingASR
-from loquilex.errors import LoquiLexError
+from loquilex.errors import AsrFailure
 
 __all__ = ["AsrFailure", "AsyncRecognizer"]
-
-
-class AsrFailure(LoquiLexError):
-    """Recognition failed inside the worker; the stream is over."""
 
 
 _DONE = object()

@@ -109,7 +109,13 @@ class StreamConverter:
             raise AudioFormatError(f"unsupported channel count {channels}; use 1 to 8")
         self.channels = channels
         self.encoding: AudioEncoding = encoding
+        self.sample_rate = sample_rate
         self._resampler = Resampler(sample_rate)
+
+    def duration_s(self, n_bytes: int) -> float:
+        """Seconds of audio in ``n_bytes`` of this format."""
+        width = 2 if self.encoding == "pcm_s16le" else 4
+        return n_bytes / (width * self.channels * self.sample_rate)
 
     def convert(self, data: bytes) -> Float32Array:
         return self._resampler.process(pcm_to_float(data, self.channels, self.encoding))

@@ -19,15 +19,11 @@ import numpy.typing as npt
 from loquilex.audio._convert import AudioEncoding, StreamConverter
 from loquilex.audio._decode import decode_file
 from loquilex.audio._frames import SAMPLE_RATE, AudioFrame
-from loquilex.errors import LoquiLexError
+from loquilex.errors import AudioSourceError
 
 __all__ = ["AudioSource", "AudioSourceError", "FileSource", "MicSource", "PushSource"]
 
 logger = logging.getLogger(__name__)
-
-
-class AudioSourceError(LoquiLexError):
-    """A source cannot deliver audio (no microphone, no PortAudio, closed push source)."""
 
 
 class AudioSource(Protocol):
@@ -110,7 +106,17 @@ class PushSource:
         self._converter = StreamConverter(sample_rate, channels, encoding)
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._closed = False
+        self._queued_samples = 0
         self.received_bytes = 0
+
+    @property
+    def queued_s(self) -> float:
+        """Audio pushed but not yet taken by the reader, in seconds."""
+        return self._queued_samples / SAMPLE_RATE
+
+    def duration_s(self, data: bytes) -> float:
+        """How much audio ``data`` holds in this source's declared format."""
+        return self._converter.duration_s(len(data))
 
     def push(self, data: bytes) -> int:
         """Convert and queue one chunk; returns the number of 16 kHz samples it made.
@@ -120,6 +126,7 @@ class PushSource:
         samples = self._converter.convert(data)
         self.received_bytes += len(data)
         if len(samples):
+            self._queued_samples += len(samples)
             self._queue.put_nowait(samples)
         return len(samples)
 
@@ -134,6 +141,7 @@ class PushSource:
             item = await self._queue.get()
             if item is _CLOSE:
                 return
+            self._queued_samples -= len(item)  # type: ignore[arg-type]
             yield clock.frame(item)  # type: ignore[arg-type]
 
 

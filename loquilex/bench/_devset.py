@@ -39,7 +39,7 @@ import numpy.typing as npt
 from loquilex.audio import SAMPLE_RATE, decode_file
 from loquilex.bench._corpus import MEETING_PAUSES, MEETING_SENTENCES, TURN_VOICES, TURNS
 from loquilex.bench._speech import SpokenPiece, compose, speak, trim_silence, write_wav
-from loquilex.errors import LoquiLexError
+from loquilex.errors import DevsetError
 
 __all__ = ["DEVSET", "Recording", "build_devset", "fetch_sdist"]
 
@@ -114,10 +114,6 @@ _JFK_TEXT = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
 )
-
-
-class DevsetError(LoquiLexError):
-    """A dev-set source could not be fetched or did not match its checksum."""
 
 
 def _index_url() -> str:

@@ -68,7 +68,8 @@ def run_synth(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_devset(args: argparse.Namespace, ctx: Context) -> int:
-    from loquilex.bench._devset import DEVSET, DevsetError, build_devset
+    from loquilex.bench._devset import DEVSET, build_devset
+    from loquilex.errors import DevsetError
 
     known = {r.name for r in DEVSET}
     unknown = sorted(set(args.only or []) - known)

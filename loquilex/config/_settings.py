@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from loquilex.config._stream import StreamConfig
@@ -82,8 +82,56 @@ class ServerSettings(BaseModel):
     )
     replay_events: int = Field(default=1000, ge=10)
     replay_age_s: float = Field(default=300.0, gt=0)
-    resume_grace_s: float = Field(default=30.0, ge=0)
-    auth_token: str | None = Field(default=None, description="Optional bearer token.")
+    resume_grace_s: float = Field(
+        default=30.0, ge=0, description="How long a session waits for its dropped sender."
+    )
+    idle_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A push session whose sender never connects ends after this long.",
+    )
+    ended_retention_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long an ended session stays in memory (its transcript stays on disk).",
+    )
+    max_backlog_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Audio a session may hold waiting for transcription; more is refused "
+        "with RATE_LIMITED.",
+    )
+    max_audio_rate: float = Field(
+        default=3.0,
+        gt=0,
+        description="Audio seconds per second one connection may send, sustained.",
+    )
+    audio_burst_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Audio one connection may send at once above that rate (a resumed "
+        "client catching up).",
+    )
+    max_chunks_per_s: float = Field(
+        default=100.0, gt=0, description="Audio frames per second per connection."
+    )
+    max_streams_per_client: int = Field(
+        default=4, ge=1, description="Sessions one client address may send audio to at once."
+    )
+    max_connections: int = Field(default=256, ge=1, description="Open WebSockets, in all.")
+    max_unauthenticated: int = Field(
+        default=16, ge=1, description="WebSockets waiting to authenticate, in all."
+    )
+    media_dir: Path | None = Field(
+        default=None,
+        description="Directory file sessions created over the API may read from; unset "
+        "means the API takes no file sessions.",
+    )
+    auth_token: SecretStr | None = Field(default=None, description="Optional bearer token.")
+
+    def token(self) -> str | None:
+        """The bearer token in clear, for comparison only."""
+        return self.auth_token.get_secret_value() if self.auth_token else None
 
 
 class Settings(BaseSettings):

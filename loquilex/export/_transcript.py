@@ -7,16 +7,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loquilex.errors import LoquiLexError
+from loquilex.errors import TranscriptFormatError
 from loquilex.types import Segment, Word
 
 __all__ = ["Segment", "Transcript", "TranscriptFormatError", "Word"]
 
 SCHEMA_VERSION = 1
-
-
-class TranscriptFormatError(LoquiLexError):
-    """A transcript JSON file does not have the expected shape."""
 
 
 @dataclass(frozen=True, slots=True)

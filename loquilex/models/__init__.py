@@ -2,6 +2,7 @@
 
 from loquilex.models._catalog import CATALOG, ModelSpec
 from loquilex.models._loader import (
+    forget_model,
     load_configured,
     load_whisper,
     resolve_device,
@@ -15,6 +16,7 @@ __all__ = [
     "ModelStatus",
     "ModelStore",
     "assemble_split_model",
+    "forget_model",
     "load_configured",
     "load_whisper",
     "resolve_device",

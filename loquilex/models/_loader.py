@@ -13,7 +13,13 @@ from loquilex.errors import ModelError
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-__all__ = ["load_configured", "load_whisper", "resolve_device", "validate_model_dir"]
+__all__ = [
+    "forget_model",
+    "load_configured",
+    "load_whisper",
+    "resolve_device",
+    "validate_model_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +88,24 @@ def load_whisper(
                     local_files_only=True,
                 )
             except (RuntimeError, ValueError, OSError) as exc:
-                raise ModelError(f"cannot load model at {path}: {exc}") from exc
+                logger.warning("cannot load the model at %s: %s", path, exc)
+                raise ModelError(
+                    f"cannot load the model {path.name!r}: it is damaged or not a "
+                    "CTranslate2 Whisper model; reinstall it"
+                ) from exc
             _cache[key] = model
     return model
+
+
+def forget_model(path: Path) -> int:
+    """Drop every cached load of the model at ``path``; returns how many were dropped.
+    The memory is freed once the last engine using it is gone."""
+    resolved = str(path.resolve())
+    with _cache_lock:
+        keys = [key for key in _cache if key[0] == resolved]
+        for key in keys:
+            del _cache[key]
+    return len(keys)
 
 
 def load_configured(path: Path, asr: Any, device: str | None = None) -> WhisperModel:

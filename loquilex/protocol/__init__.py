@@ -1,6 +1,7 @@
 """The wire protocol: event envelope, payloads, client messages, generated JSON Schema."""
 
 from loquilex.protocol._client import (
+    AnyClientMessage,
     AudioChunk,
     Authenticate,
     ClientMessage,
@@ -36,6 +37,7 @@ from loquilex.protocol._schema import event_schema, generate_event_schema
 
 __all__ = [
     "EVENT_TYPES",
+    "AnyClientMessage",
     "AudioChunk",
     "Authenticate",
     "ClientMessage",

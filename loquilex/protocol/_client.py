@@ -7,11 +7,12 @@ import binascii
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
-from loquilex.errors import LoquiLexError
+from loquilex.errors import InvalidMessage
 
 __all__ = [
+    "AnyClientMessage",
     "AudioChunk",
     "Authenticate",
     "ClientMessage",
@@ -22,14 +23,6 @@ __all__ = [
     "StartSession",
     "parse_client_message",
 ]
-
-
-class InvalidMessage(LoquiLexError):
-    """A client message that cannot be used; answered with ``INVALID_MESSAGE``."""
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.details = details or {}
 
 
 class _Message(BaseModel):
@@ -44,7 +37,7 @@ class StartSession(_Message):
 class AudioChunk(_Message):
     type: Literal["AUDIO_CHUNK"]
     data: str = Field(description="base64 of PCM in the session's audio format")
-    sequence: int = Field(ge=0)
+    sequence: StrictInt = Field(ge=0, le=2**63 - 1)
 
     def pcm(self) -> bytes:
         try:
@@ -64,28 +57,36 @@ class Ping(_Message):
 
 class ResumeSession(_Message):
     type: Literal["RESUME_SESSION"]
-    stream_id: str
-    last_event_id: int = Field(ge=0)
+    stream_id: str = Field(max_length=64)
+    last_event_id: StrictInt = Field(ge=0, le=2**63 - 1)
+    sender_key: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The session's sender key: resume as the connection that sends audio.",
+    )
 
 
 class Authenticate(_Message):
     type: Literal["AUTHENTICATE"]
-    token: str
+    token: str = Field(max_length=4096)
 
 
 ClientMessage = Annotated[
     StartSession | AudioChunk | EndSession | Ping | ResumeSession | Authenticate,
     Field(discriminator="type"),
 ]
-_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+AnyClientMessage = StartSession | AudioChunk | EndSession | Ping | ResumeSession | Authenticate
+_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
 
 
-def parse_client_message(text: str | bytes) -> Any:
+def parse_client_message(text: str | bytes) -> AnyClientMessage:
     """Parse one text frame; raise :class:`InvalidMessage` with a precise reason."""
     try:
         raw = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidMessage("message is not valid JSON") from exc
+    except RecursionError as exc:
+        raise InvalidMessage("message is nested too deeply") from exc
     if not isinstance(raw, dict) or "type" not in raw:
         raise InvalidMessage("message must be a JSON object with a 'type'")
     try:

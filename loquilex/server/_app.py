@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from loquilex import __version__
 from loquilex.config import Settings
 from loquilex.server._errors import install_error_handlers
+from loquilex.server._limits import ConnectionCounts
 from loquilex.server._routes import health_router, models_router, sessions_router
 from loquilex.server._security import bearer_token as _bearer
 from loquilex.server._security import check_request, token_ok
@@ -69,6 +70,7 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
         app.state.manager = mgr
         app.state.loop = asyncio.get_running_loop()
         await mgr.warm_up()
+        mgr.start()
         logger.info("model %s loaded and warm", mgr.default_model)
         try:
             yield
@@ -84,6 +86,10 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.connections = ConnectionCounts(
+        max_open=settings.server.max_connections,
+        max_unauthenticated=settings.server.max_unauthenticated,
+    )
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(models_router)

@@ -7,9 +7,18 @@ from typing import Annotated
 from fastapi import Depends, Request, WebSocket
 
 from loquilex.config import Settings
+from loquilex.server._limits import ConnectionCounts
 from loquilex.session import SessionManager
 
-__all__ = ["ManagerDep", "SettingsDep", "get_manager", "get_settings"]
+__all__ = [
+    "ManagerDep",
+    "SettingsDep",
+    "WsLimitsDep",
+    "WsManagerDep",
+    "WsSettingsDep",
+    "get_manager",
+    "get_settings",
+]
 
 
 def get_settings(request: Request) -> Settings:
@@ -32,7 +41,13 @@ def ws_manager(websocket: WebSocket) -> SessionManager:
     return manager
 
 
+def ws_limits(websocket: WebSocket) -> ConnectionCounts:
+    counts: ConnectionCounts = websocket.app.state.connections
+    return counts
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ManagerDep = Annotated[SessionManager, Depends(get_manager)]
 WsSettingsDep = Annotated[Settings, Depends(ws_settings)]
 WsManagerDep = Annotated[SessionManager, Depends(ws_manager)]
+WsLimitsDep = Annotated[ConnectionCounts, Depends(ws_limits)]

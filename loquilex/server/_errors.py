@@ -7,17 +7,18 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from loquilex.audio import AudioSourceError
 from loquilex.errors import (
     AudioDecodeError,
+    AudioSourceError,
     ConfigError,
     DeviceBusyError,
     LoquiLexError,
     ModelError,
     ModelNotFoundError,
     NotFoundError,
+    NotSenderError,
+    RateLimitedError,
     SessionError,
-    SessionLimitError,
     UnsupportedError,
 )
 
@@ -27,11 +28,12 @@ logger = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[LoquiLexError], int], ...] = (
     (NotFoundError, 404),
-    (SessionLimitError, 429),
+    (NotSenderError, 403),
+    (RateLimitedError, 429),
     (DeviceBusyError, 409),
     (UnsupportedError, 422),
     (ModelNotFoundError, 422),
-    (ModelError, 503),
+    (ModelError, 422),
     (AudioDecodeError, 422),
     (AudioSourceError, 422),
     (ConfigError, 422),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from loquilex import __version__
@@ -13,7 +13,7 @@ from loquilex.export import FORMATS, Transcript, render
 from loquilex.models import CATALOG
 from loquilex.protocol import event_schema
 from loquilex.server._deps import ManagerDep
-from loquilex.session import SessionConfig
+from loquilex.session import SESSION_ID_PATTERN, SessionConfig
 
 __all__ = ["health_router", "models_router", "sessions_router"]
 
@@ -21,11 +21,27 @@ sessions_router = APIRouter(prefix="/sessions", tags=["sessions"])
 models_router = APIRouter(tags=["models"])
 health_router = APIRouter(tags=["health"])
 
+#: Session ids are UUIDs; anything else is refused before it reaches a lookup or a path.
+SessionId = Annotated[
+    str, Path(pattern=SESSION_ID_PATTERN, max_length=36, description="A session id (UUID).")
+]
+
+#: The key `POST /sessions` returned: control routes need it.
+SenderKey = Annotated[
+    str | None,
+    Header(
+        alias="X-LoquiLex-Sender-Key",
+        max_length=128,
+        description="The session's `sender_key` from `POST /sessions`.",
+    ),
+]
+
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "No such session",
         "content": {"application/json": {"example": {"detail": "no session 3f0c..."}}},
-    }
+    },
+    403: {"description": "Without the session's sender key"},
 }
 
 
@@ -39,6 +55,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
                     "example": {
                         "session_id": "6a1b4ac8-1f8d-4d7b-9c1b-0f3c0e2b9d11",
                         "stream_id": "str-0c0e9f52-3e7b-4c38-9b8a-8f3f8a3d2c11",
+                        "sender_key": "kq3V0x2n8yQm1bJc4S7tR9uW5eZa6d",
                     }
                 }
             }
@@ -49,9 +66,16 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     },
 )
 async def create_session(config: SessionConfig, manager: ManagerDep) -> dict[str, str]:
-    """Create and start a session. Push sessions then take audio on `/ws/{session_id}`."""
+    """Create and start a session. `sender_key` is the creator's alone: a push session takes
+    audio on `/ws/{session_id}` only from the connection that presents it, and pause,
+    resume, finalize and delete need it in the `X-LoquiLex-Sender-Key` header. Anyone else
+    with the session id only views it."""
     session = await manager.create(config)
-    return {"session_id": session.id, "stream_id": session.stream_id}
+    return {
+        "session_id": session.id,
+        "stream_id": session.stream_id,
+        "sender_key": session.sender_key,
+    }
 
 
 @sessions_router.get("")
@@ -61,51 +85,59 @@ async def list_sessions(manager: ManagerDep) -> list[dict[str, Any]]:
 
 
 @sessions_router.get("/{session_id}", responses=_NOT_FOUND)
-async def get_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+async def get_session(session_id: SessionId, manager: ManagerDep) -> dict[str, Any]:
     """Status, config and stats."""
     session = manager.get(session_id)
     return {**session.info(), "stats": session.metrics()}
 
 
 @sessions_router.get("/{session_id}/snapshot", responses=_NOT_FOUND)
-async def get_snapshot(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+async def get_snapshot(session_id: SessionId, manager: ManagerDep) -> dict[str, Any]:
     """Recent finals and the live partial: what a screen shows now."""
     return manager.get(session_id).snapshot().model_dump(mode="json")
 
 
 @sessions_router.get("/{session_id}/metrics", responses=_NOT_FOUND)
-async def get_metrics(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+async def get_metrics(session_id: SessionId, manager: ManagerDep) -> dict[str, Any]:
     """Decoding, lag and per-subscriber queue numbers."""
     return manager.get(session_id).metrics()
 
 
 @sessions_router.post("/{session_id}/pause", responses=_NOT_FOUND)
-async def pause_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+async def pause_session(
+    session_id: SessionId, manager: ManagerDep, key: SenderKey = None
+) -> dict[str, Any]:
     """Stop transcribing until resume (the open segment is finalized first)."""
-    session = manager.get(session_id)
+    session = manager.controlled(session_id, key)
     await session.pause()
     return {"session_id": session.id, "state": session.state}
 
 
 @sessions_router.post("/{session_id}/resume", responses=_NOT_FOUND)
-async def resume_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
-    session = manager.get(session_id)
+async def resume_session(
+    session_id: SessionId, manager: ManagerDep, key: SenderKey = None
+) -> dict[str, Any]:
+    session = manager.controlled(session_id, key)
     await session.resume()
     return {"session_id": session.id, "state": session.state}
 
 
 @sessions_router.post("/{session_id}/finalize", responses=_NOT_FOUND)
-async def finalize_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+async def finalize_session(
+    session_id: SessionId, manager: ManagerDep, key: SenderKey = None
+) -> dict[str, Any]:
     """Force the open segment to FINALIZED now."""
-    session = manager.get(session_id)
+    session = manager.controlled(session_id, key)
     await session.finalize()
     return {"session_id": session.id, "state": session.state}
 
 
 @sessions_router.delete("/{session_id}", responses=_NOT_FOUND)
-async def delete_session(session_id: str, manager: ManagerDep) -> dict[str, Any]:
+async def delete_session(
+    session_id: SessionId, manager: ManagerDep, key: SenderKey = None
+) -> dict[str, Any]:
     """Stop the session, flush its open segment as FINALIZED; the transcript is kept."""
-    session = manager.get(session_id)
+    session = manager.controlled(session_id, key)
     await manager.delete(session_id)
     return {
         "session_id": session.id,
@@ -124,7 +156,7 @@ _MEDIA = {
 
 @sessions_router.get("/{session_id}/transcript", responses=_NOT_FOUND)
 async def get_transcript(
-    session_id: str,
+    session_id: SessionId,
     manager: ManagerDep,
     format: Literal["txt", "json", "vtt", "srt"] = Query(default="json"),
 ) -> Response:

@@ -9,6 +9,7 @@ without an ``Origin`` (scripts, curl) are allowed.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -20,17 +21,26 @@ _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _hostname(host_header: str) -> str:
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+#: A Host header: a DNS name, an IPv4 address or a bracketed IPv6 address, then an optional
+#: port. Anything else (userinfo, paths, spaces, a second colon) is refused outright.
+_HOST_RE = re.compile(
+    r"(?P<name>\[[0-9a-f:.]+\]|[a-z0-9][a-z0-9.-]{0,252})(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def _hostname(host_header: str) -> str | None:
+    match = _HOST_RE.fullmatch(host_header.strip().lower())
+    if match is None or (match["port"] is not None and int(match["port"]) > 65535):
+        return None
+    return match["name"]
 
 
 def host_allowed(host_header: str | None, settings: Settings) -> bool:
     if not host_header:
         return False
     name = _hostname(host_header)
+    if name is None:
+        return False
     extra = {h.lower() for h in settings.server.allowed_hosts}
     return name in _LOCAL_HOSTS or name in extra
 
@@ -66,8 +76,13 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 
 
 def token_ok(settings: Settings, candidates: Iterable[str | None]) -> bool:
-    """True when no token is configured, or one of ``candidates`` matches it."""
-    expected = settings.server.auth_token
+    """True when no token is configured, or one of ``candidates`` matches it. Compared as
+    UTF-8 bytes, so a token with any characters is checked rather than raising."""
+    expected = settings.server.token()
     if not expected:
         return True
-    return any(c is not None and hmac.compare_digest(c, expected) for c in candidates)
+    want = expected.encode("utf-8", "surrogateescape")
+    return any(
+        c is not None and hmac.compare_digest(c.encode("utf-8", "surrogateescape"), want)
+        for c in candidates
+    )

@@ -1,9 +1,9 @@
-"""WebSocket routes: ``/ws/{session_id}`` (subscribe; push audio) and ``/stream``.
+"""WebSocket routes: ``/ws/{session_id}`` (view a session; its sender pushes audio) and
+``/stream`` (START_SESSION → events on one connection).
 
-Each connection has its own bounded :class:`Subscriber` queue and sender task, so a slow
-client never slows the pipeline or anyone else. Everything a client gets is an envelope
-with an id from the session's counter: broadcast events from the log, and private ones
-(its SNAPSHOT, PONG, errors) offered to its queue only.
+Admission, in order: Host and Origin (403 at the handshake), the server's connection caps,
+the token (a header or subprotocol at the handshake, else AUTHENTICATE first). Every close
+the app makes after accepting is preceded by an ERROR with a code.
 """
 
 from __future__ import annotations
@@ -11,40 +11,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import MutableMapping
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
-from starlette.websockets import WebSocketState
 
 from loquilex.config import Settings
-from loquilex.errors import (
-    AudioFormatError,
-    LoquiLexError,
-    SequenceError,
-    SessionError,
-    SessionLimitError,
-)
+from loquilex.errors import InvalidMessage, LoquiLexError, RateLimitedError
 from loquilex.protocol import (
-    AudioChunk,
     Authenticate,
-    EndSession,
-    Envelope,
     ErrorCode,
     ErrorPayload,
     EventEmitter,
-    InvalidMessage,
-    Ping,
-    PongPayload,
     ResumeSession,
     StartSession,
+    StatusPayload,
     parse_client_message,
 )
-from loquilex.server._deps import WsManagerDep, WsSettingsDep
+from loquilex.server._connection import (
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    Connection,
+    Message,
+)
+from loquilex.server._deps import WsLimitsDep, WsManagerDep, WsSettingsDep
+from loquilex.server._limits import ConnectionCounts
 from loquilex.server._security import bearer_token, check_request, token_ok
-from loquilex.session import Session, SessionConfig, SessionManager, Subscriber
+from loquilex.session import SessionConfig, SessionManager, is_session_id
 
 __all__ = ["ws_router"]
 
@@ -52,14 +44,14 @@ logger = logging.getLogger(__name__)
 
 ws_router = APIRouter()
 
-Message = MutableMapping[str, Any]
-
 #: How long a new connection waits for an optional RESUME_SESSION first.
 _FIRST_MESSAGE_WAIT_S = 0.25
 #: How long an unauthenticated connection has to send AUTHENTICATE.
-_AUTH_WAIT_S = 10.0
-#: Close codes.
-_CLOSE_NORMAL, _CLOSE_POLICY, _CLOSE_TRY_AGAIN = 1000, 1008, 1013
+_AUTH_WAIT_S = 5.0
+#: Close code for an unknown session.
+_CLOSE_UNKNOWN = 4404
+#: Where a ``/ws`` client may put its sender key (browsers cannot set WebSocket headers).
+_SENDER_KEY_HEADER = "x-loquilex-sender-key"
 
 
 def _subprotocol_token(websocket: WebSocket) -> tuple[str | None, str | None]:
@@ -70,211 +62,87 @@ def _subprotocol_token(websocket: WebSocket) -> tuple[str | None, str | None]:
     return None, None
 
 
-async def _admit(websocket: WebSocket, settings: Settings) -> tuple[bool, bool]:
-    """Origin/Host check before accepting (403 on refusal). Returns (accepted, authenticated)."""
-    reason = check_request("GET", websocket.headers, settings, websocket=True)
-    if reason is not None:
-        logger.warning("refused WebSocket: %s (origin=%s)", reason, websocket.headers.get("origin"))
-        await websocket.close(code=_CLOSE_POLICY, reason=reason)
-        return False, False
-    token, subprotocol = _subprotocol_token(websocket)
-    authenticated = token_ok(settings, [bearer_token(websocket.headers), token])
-    await websocket.accept(subprotocol=subprotocol)
-    return True, authenticated
+async def _send_error(websocket: WebSocket, code: ErrorCode, message: str) -> None:
+    """An error before the connection belongs to a session: a throwaway stream's envelope."""
+    envelope = EventEmitter().emit(
+        "ERROR", ErrorPayload(code=code, message=message, recoverable=code != "UNAUTHORIZED")
+    )
+    await websocket.send_text(envelope.to_json())
 
 
-class Connection:
-    """One client of one session."""
+async def _refuse(websocket: WebSocket, code: ErrorCode, message: str, close_code: int) -> None:
+    """ERROR first, then the close: a client always learns why."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        await _send_error(websocket, code, message)
+        await websocket.close(code=close_code, reason=message[:120])
 
-    def __init__(
-        self,
-        websocket: WebSocket,
-        session: Session,
-        manager: SessionManager,
-        settings: Settings,
-    ) -> None:
+
+class _Admission:
+    """Holds one of the server's connection slots (and a pending-auth slot) while open."""
+
+    def __init__(self, websocket: WebSocket, settings: Settings, counts: ConnectionCounts):
         self.ws = websocket
-        self.session = session
-        self.manager = manager
         self.settings = settings
-        self.sub: Subscriber | None = None
-        self._sender: asyncio.Task[None] | None = None
-        self.sends_audio = False
+        self.counts = counts
+        self._open = False
+        self._pending_auth = False
 
-    # -- outgoing -----------------------------------------------------------------------------
-    def _notice(self, count: int, types: dict[str, int], reuse_id: int | None) -> Envelope:
-        payload = ErrorPayload.model_validate(
-            {
-                "code": "BUFFER_OVERFLOW",
-                "message": f"client too slow: {count} event(s) dropped",
-                "recoverable": True,
-                "details": {"dropped_count": count, "dropped_types": types},
-                "dropped_count": count,
-                "dropped_types": types,
-            }
-        )
-        if reuse_id is None:
-            return self.session.emitter.emit("ERROR", payload)
-        # The notice still waiting in the queue, with up-to-date counts and its own id.
-        return Envelope.build(
-            event_id=reuse_id,
-            stream_id=self.session.stream_id,
-            type="ERROR",
-            payload=payload,
-            ts_server=int(time.time() * 1000),
-        )
-
-    def private(self, envelope: Envelope) -> None:
-        if self.sub is not None:
-            self.sub.offer(envelope)
-
-    def error(
-        self, code: ErrorCode, message: str, *, recoverable: bool = True, **details: Any
-    ) -> None:
-        self.private(
-            self.session.emitter.emit(
-                "ERROR",
-                ErrorPayload(
-                    code=code, message=message, recoverable=recoverable, details=details, **details
-                ),
+    async def enter(self) -> bool:
+        reason = check_request("GET", self.ws.headers, self.settings, websocket=True)
+        if reason is not None:
+            logger.warning("refused WebSocket: %s", reason)
+            await self.ws.close(code=CLOSE_POLICY, reason=reason)  # 403 at the handshake
+            return False
+        token, subprotocol = _subprotocol_token(self.ws)
+        authenticated = token_ok(self.settings, [bearer_token(self.ws.headers), token])
+        await self.ws.accept(subprotocol=subprotocol)
+        counts = self.counts
+        if counts.open >= counts.max_open:
+            counts.refuse("connections")
+            await _refuse(
+                self.ws,
+                "RATE_LIMITED",
+                f"the server holds {counts.open} connections (server.max_connections)",
+                CLOSE_TRY_AGAIN,
             )
-        )
-
-    def subscribe(self, resume_from: int | None, *, snapshot: bool = True) -> None:
-        """Attach a fresh queue. Replay, gap notice and snapshot are queued before any live
-        event can arrive (no await in between), so nothing is missed or duplicated."""
-        if self.sub is not None:
-            self.session.log.unsubscribe(self.sub)
-        sub = Subscriber(self.settings.server.subscriber_queue, self._notice)
-        log = self.session.log
-        if resume_from is None:
-            self.sub = sub
-            log.subscribe(sub)
-            if snapshot:
-                self.private(self.session.emitter.emit("SNAPSHOT", self.session.snapshot()))
-        else:
-            replay = log.replay_after(resume_from)
-            self.sub = sub
-            log.subscribe(sub)
-            if replay.gap is not None:
-                missing_from, missing_to = replay.gap
-                self.error(
-                    "RESUME_GAP",
-                    "some events are no longer in the replay log",
-                    missing_from=missing_from,
-                    missing_to=missing_to,
-                )
-                self.private(self.session.emitter.emit("SNAPSHOT", self.session.snapshot()))
-            else:
-                for envelope in replay.events:
-                    sub.offer(envelope)
-        if self._sender is not None:
-            self._sender.cancel()
-        self._sender = asyncio.create_task(self._send(sub), name="ws-sender")
-
-    async def _send(self, sub: Subscriber) -> None:
-        try:
-            while (envelope := await sub.get()) is not None:
-                await self.ws.send_text(envelope.to_json())
-                if envelope.type == "SESSION_ENDED":
-                    await self.ws.close(code=_CLOSE_NORMAL)
-                    return
-            if sub.overflowed:
-                await self.ws.close(
-                    code=_CLOSE_TRY_AGAIN, reason="client too slow; reconnect with RESUME_SESSION"
-                )
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            logger.debug("sender stopped: client went away")
-
-    # -- incoming -----------------------------------------------------------------------------
-    async def handle_text(self, text: str) -> None:
-        if len(text.encode("utf-8")) > self.settings.server.max_frame_bytes:
-            self.error(
-                "INVALID_MESSAGE",
-                "frame too large",
-                max_frame_bytes=self.settings.server.max_frame_bytes,
+            return False
+        counts.open += 1
+        self._open = True
+        if authenticated:
+            return True
+        if counts.unauthenticated >= counts.max_unauthenticated:
+            counts.refuse("unauthenticated")
+            await _refuse(
+                self.ws,
+                "RATE_LIMITED",
+                "too many connections are waiting to authenticate",
+                CLOSE_TRY_AGAIN,
             )
-            return
+            return False
+        counts.unauthenticated += 1
+        self._pending_auth = True
         try:
-            message = parse_client_message(text)
-        except InvalidMessage as exc:
-            self.error("INVALID_MESSAGE", str(exc), **exc.details)
-            return
-        match message:
-            case AudioChunk():
-                try:
-                    self.push(message.pcm(), message.sequence)
-                except InvalidMessage as exc:
-                    self.error("INVALID_MESSAGE", str(exc))
-            case EndSession():
-                await self.session.stop()
-            case Ping():
-                self.private(
-                    self.session.emitter.emit("PONG", PongPayload(timestamp=message.timestamp))
-                )
-            case ResumeSession():
-                if message.stream_id != self.session.stream_id:
-                    self.error("INVALID_MESSAGE", "stream_id does not belong to this session")
-                else:
-                    self.subscribe(message.last_event_id)
-            case Authenticate():
-                pass  # already authenticated when the connection was admitted
-            case StartSession():
-                self.error("INVALID_MESSAGE", "this connection already has a session")
+            return await self._authenticate()
+        finally:
+            counts.unauthenticated -= 1
+            self._pending_auth = False
 
-    def handle_bytes(self, data: bytes) -> None:
-        if len(data) > self.settings.server.max_frame_bytes:
-            self.error(
-                "INVALID_MESSAGE",
-                "frame too large",
-                max_frame_bytes=self.settings.server.max_frame_bytes,
-            )
-            return
-        self.push(data, None)
+    async def _authenticate(self) -> bool:
+        """Without a token from the handshake, the first message must be AUTHENTICATE."""
+        message = await _first_message(self.ws, _AUTH_WAIT_S)
+        parsed = None
+        if message is not None and message.get("text") is not None:
+            with contextlib.suppress(InvalidMessage):
+                parsed = parse_client_message(message["text"])
+        if isinstance(parsed, Authenticate) and token_ok(self.settings, [parsed.token]):
+            return True
+        await _refuse(self.ws, "UNAUTHORIZED", "a valid token is required", CLOSE_POLICY)
+        return False
 
-    def push(self, data: bytes, sequence: int | None) -> None:
-        if not self.session.accepts_audio:
-            self.error("INVALID_MESSAGE", "this session does not take audio")
-            return
-        try:
-            self.session.push_audio(data, sequence)
-        except SequenceError as exc:
-            self.error("SEQUENCE_ERROR", str(exc), sequence=sequence)
-            return
-        except AudioFormatError as exc:
-            self.error("INVALID_MESSAGE", str(exc))
-            return
-        except SessionError as exc:
-            self.error("SESSION_ERROR", str(exc), recoverable=False)
-            return
-        if not self.sends_audio:
-            self.sends_audio = True
-            self.manager.audio_attached(self.session)
-
-    async def receive_loop(self, first: Message | None = None) -> None:
-        message = first
-        while True:
-            if message is None:
-                message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if message.get("bytes") is not None:
-                self.handle_bytes(message["bytes"])
-            elif message.get("text") is not None:
-                await self.handle_text(message["text"])
-            message = None
-            if self.ws.client_state != WebSocketState.CONNECTED:
-                return
-
-    async def close(self) -> None:
-        if self.sends_audio and not self.session.ended:
-            self.manager.audio_detached(self.session)
-        if self.sub is not None:
-            self.session.log.unsubscribe(self.sub)
-        if self._sender is not None:
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender
+    def leave(self) -> None:
+        if self._open:
+            self.counts.open -= 1
+            self._open = False
 
 
 async def _first_message(websocket: WebSocket, wait_s: float) -> Message | None:
@@ -294,68 +162,58 @@ def _as_resume(message: Message | None) -> ResumeSession | None:
     return parsed if isinstance(parsed, ResumeSession) else None
 
 
-async def _send_error(websocket: WebSocket, code: ErrorCode, message: str) -> None:
-    """An error before the connection belongs to a session: a throwaway stream's envelope."""
-    envelope = EventEmitter().emit(
-        "ERROR", ErrorPayload(code=code, message=message, recoverable=code != "UNAUTHORIZED")
-    )
-    await websocket.send_text(envelope.to_json())
-
-
-async def _authenticate(websocket: WebSocket, settings: Settings, authenticated: bool) -> bool:
-    """Without a token from the handshake, the first message must be AUTHENTICATE."""
-    if authenticated:
-        return True
-    message = await _first_message(websocket, _AUTH_WAIT_S)
-    parsed = None
-    if message is not None and message.get("text") is not None:
-        with contextlib.suppress(InvalidMessage):
-            parsed = parse_client_message(message["text"])
-    if isinstance(parsed, Authenticate) and token_ok(settings, [parsed.token]):
-        return True
-    await _send_error(websocket, "UNAUTHORIZED", "a valid token is required")
-    await websocket.close(code=_CLOSE_POLICY, reason="unauthorized")
-    return False
-
-
 @ws_router.websocket("/ws/{session_id}")
 async def ws_session(
-    websocket: WebSocket, session_id: str, manager: WsManagerDep, settings: WsSettingsDep
+    websocket: WebSocket,
+    session_id: str,
+    manager: WsManagerDep,
+    settings: WsSettingsDep,
+    counts: WsLimitsDep,
 ) -> None:
-    """Subscribe to a session's events; push sessions also take audio here."""
+    """View a session's events. The holder of a push session's sender key (query
+    ``sender_key``, header ``X-LoquiLex-Sender-Key``, or RESUME_SESSION ``sender_key``)
+    sends its audio here."""
+    admission = _Admission(websocket, settings, counts)
+    conn: Connection | None = None
     try:
-        session = manager.get(session_id)
-    except LoquiLexError:
-        await websocket.close(code=4404, reason="unknown session")
-        return
-    accepted, authenticated = await _admit(websocket, settings)
-    if not accepted or not await _authenticate(websocket, settings, authenticated):
-        return
-    conn = Connection(websocket, session, manager, settings)
-    try:
+        if not await admission.enter():
+            return
+        try:
+            session = manager.get(session_id if is_session_id(session_id) else "")
+        except LoquiLexError:
+            await _refuse(websocket, "SESSION_ERROR", "unknown session", _CLOSE_UNKNOWN)
+            return
+        conn = Connection(websocket, session, manager, settings)
+        key = websocket.query_params.get("sender_key") or websocket.headers.get(_SENDER_KEY_HEADER)
         first = await _first_message(websocket, _FIRST_MESSAGE_WAIT_S)
         resume = _as_resume(first)
         if resume is not None and resume.stream_id == session.stream_id:
-            conn.subscribe(resume.last_event_id)
+            key = resume.sender_key or key
             first = None
-        else:
-            conn.subscribe(None)
+        conn.subscribe(resume.last_event_id if resume is not None and first is None else None)
+        if key is not None and session.accepts_audio:
+            conn.claim(key)  # after subscribing, so a refusal reaches the client
         await conn.receive_loop(first)
     except WebSocketDisconnect:
         pass
     finally:
-        await conn.close()
+        if conn is not None:
+            await conn.close()
+        admission.leave()
 
 
 @ws_router.websocket("/stream")
-async def ws_stream(websocket: WebSocket, manager: WsManagerDep, settings: WsSettingsDep) -> None:
+async def ws_stream(
+    websocket: WebSocket, manager: WsManagerDep, settings: WsSettingsDep, counts: WsLimitsDep
+) -> None:
     """One connection: START_SESSION → events; AUDIO_CHUNK…; END_SESSION → SESSION_ENDED.
-    RESUME_SESSION as the first message reattaches to a running session instead."""
-    accepted, authenticated = await _admit(websocket, settings)
-    if not accepted or not await _authenticate(websocket, settings, authenticated):
-        return
+    RESUME_SESSION as the first message reattaches to a running session instead (as its
+    sender with ``sender_key``, else as a viewer)."""
+    admission = _Admission(websocket, settings, counts)
     conn: Connection | None = None
     try:
+        if not await admission.enter():
+            return
         while conn is None:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -367,6 +225,7 @@ async def ws_stream(websocket: WebSocket, manager: WsManagerDep, settings: WsSet
     finally:
         if conn is not None:
             await conn.close()
+        admission.leave()
 
 
 async def _open_stream(
@@ -389,6 +248,8 @@ async def _open_stream(
             return None
         conn = Connection(websocket, session, manager, settings)
         conn.subscribe(parsed.last_event_id)
+        if parsed.sender_key is not None:
+            conn.claim(parsed.sender_key)
         return conn
     if not isinstance(parsed, StartSession):
         await _send_error(
@@ -404,9 +265,10 @@ async def _open_stream(
         where = ".".join(str(p) for p in first["loc"])
         await _send_error(websocket, "INVALID_MESSAGE", f"invalid config {where}: {first['msg']}")
         return None
+    client = websocket.client.host if websocket.client is not None else None
     try:
-        session = await manager.create(config)
-    except SessionLimitError as exc:
+        session = await manager.create(config, client=client)
+    except RateLimitedError as exc:
         await _send_error(websocket, "RATE_LIMITED", str(exc))
         return None
     except LoquiLexError as exc:
@@ -414,4 +276,18 @@ async def _open_stream(
         return None
     conn = Connection(websocket, session, manager, settings)
     conn.subscribe(0)  # from the start: SESSION_STARTED is its first event
+    conn.claim(session.sender_key)
+    # The key lets this client resume as the sender after a dropped connection.
+    conn.private(
+        session.emitter.emit(
+            "STATUS",
+            StatusPayload.model_validate(
+                {
+                    "stage": "operational",
+                    "message": "this connection sends the session's audio",
+                    "sender_key": session.sender_key,
+                }
+            ),
+        )
+    )
     return conn

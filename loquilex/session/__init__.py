@@ -1,7 +1,12 @@
 """Sessions: the caption pipeline, the event log, and the two session kinds."""
 
 from loquilex.session._base import Session, SessionState
-from loquilex.session._config import SessionConfig, StreamOverrides
+from loquilex.session._config import (
+    SESSION_ID_PATTERN,
+    SessionConfig,
+    StreamOverrides,
+    is_session_id,
+)
 from loquilex.session._eventlog import DROP_ORDER, EventLog, Subscriber
 from loquilex.session._manager import SessionManager
 from loquilex.session._pipeline import CaptionPipeline, EventSink
@@ -10,6 +15,7 @@ from loquilex.session._subprocess import SubprocessSession
 
 __all__ = [
     "DROP_ORDER",
+    "SESSION_ID_PATTERN",
     "CaptionPipeline",
     "EventLog",
     "EventSink",
@@ -21,4 +27,5 @@ __all__ = [
     "StreamingSession",
     "SubprocessSession",
     "Subscriber",
+    "is_session_id",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
 from pathlib import Path
@@ -44,6 +45,14 @@ class Session(Protocol):
     emitter: EventEmitter
     accepts_audio: bool
     state: SessionState
+    sender_key: str
+    sender: object | None
+    sender_client: str | None
+    had_sender: bool
+    unattended_since: float | None
+    ended_mono: float | None
+    end_stats: dict[str, Any]
+    model_id: str
 
     @property
     def stream_id(self) -> str: ...
@@ -93,6 +102,15 @@ class SessionBase:
         self.state: SessionState = "starting"
         self.created = time.time()
         self.ended_at: float | None = None
+        self.ended_mono: float | None = None
+        self.end_stats: dict[str, Any] = {}
+        # Who may send audio (SPEC §9): the holder of this key, one connection at a time.
+        self.sender_key = secrets.token_urlsafe(24)
+        self.sender: object | None = None
+        self.sender_client: str | None = None
+        self.had_sender = False
+        #: Monotonic time since when no sender has been connected (None while one is).
+        self.unattended_since: float | None = time.monotonic()
         self.error: str | None = None
         self.transcript = TranscriptWriter(
             transcript_path(data_dir, self.id),
@@ -161,15 +179,12 @@ class SessionBase:
         """SESSION_ENDED, close the transcript and wake everyone waiting for the end."""
         if self._done.is_set():
             return
-        self.publish(
-            "SESSION_ENDED",
-            SessionEndedPayload(
-                stats={**stats, "segments": self.transcript.segments, "error": self.error}
-            ),
-        )
+        self.end_stats = {**stats, "segments": self.transcript.segments, "error": self.error}
+        self.publish("SESSION_ENDED", SessionEndedPayload(stats=self.end_stats))
         if self.state != "error":
             self.state = "ended"
         self.ended_at = time.time()
+        self.ended_mono = time.monotonic()
         self.transcript.close()
         self._done.set()
 
@@ -186,5 +201,6 @@ class SessionBase:
             "error": self.error,
             "last_event_id": self.emitter.last_event_id,
             "subscribers": len(self.log.subscribers),
+            "sender_connected": self.sender is not None,
             "transcript_segments": self.transcript.segments,
         }

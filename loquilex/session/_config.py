@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from loquilex.config import stream_overrides_model
 
-__all__ = ["SessionConfig", "StreamOverrides"]
+__all__ = ["SESSION_ID_PATTERN", "SessionConfig", "StreamOverrides", "is_session_id"]
+
+#: A session id is a UUID in its canonical lower-case form; nothing else is ever looked up
+#: or joined to a path.
+SESSION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
+
+
+def is_session_id(value: str) -> bool:
+    return len(value) == 36 and _SESSION_ID.match(value) is not None
 
 
 if TYPE_CHECKING:
@@ -33,19 +43,24 @@ class SessionConfig(BaseModel):
     )
 
     model: str | None = Field(
-        default=None, description="Model id or directory (default model if unset)."
+        default=None,
+        max_length=200,
+        description="Installed model id, or a directory under the models directory "
+        "(default model if unset).",
     )
     device: Literal["cpu", "cuda", "auto"] | None = None
     source: Literal["mic", "push", "file"] = "push"
     path: str | None = Field(
-        default=None, description="Audio file for source=file (on the server)."
+        default=None,
+        max_length=1024,
+        description="Audio file for source=file, relative to the server's media directory.",
     )
     realtime: bool = Field(
         default=True, description="Replay a file at real time (else as fast as possible)."
     )
     mode: Literal["streaming", "subprocess"] = "streaming"
     translate: bool = False
-    target_lang: str = "zh"
+    target_lang: str = Field(default="zh", max_length=16)
     sample_rate: int = Field(default=16000, ge=8000, le=192000)
     channels: int = Field(default=1, ge=1, le=8)
     audio_format: Literal["pcm_s16le", "f32le"] = "pcm_s16le"

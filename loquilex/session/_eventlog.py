@@ -101,6 +101,18 @@ class Subscriber:
             self._pending_notice = updated
         self._ready.set()
 
+    def take_before(self, event_id: int) -> list[Envelope]:
+        """Remove and return the queued envelopes at the head with ids below ``event_id``
+        (a resuming client's private events, sent in their place among the replay)."""
+        taken: list[Envelope] = []
+        while self._queue and self._queue[0].event_id < event_id:
+            envelope = self._queue.popleft()
+            if envelope is self._pending_notice:
+                self._pending_notice = None
+                self._episode.clear()
+            taken.append(envelope)
+        return taken
+
     def close(self) -> None:
         self.closed = True
         self._ready.set()

@@ -1,23 +1,31 @@
-"""SessionManager: creates, finds, controls and shuts down sessions of both kinds."""
+"""SessionManager: creates, finds, controls, reaps and shuts down sessions of both kinds."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
 import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from loquilex.asr import AsrEngine, DecodeScheduler, StreamConfig, WhisperEngine
 from loquilex.config import Settings
 from loquilex.errors import (
     DeviceBusyError,
+    ModelNotFoundError,
+    NotSenderError,
+    RateLimitedError,
     SessionLimitError,
     SessionNotFoundError,
     UnsupportedError,
 )
-from loquilex.models import ModelStore, load_configured
+from loquilex.models import CATALOG, ModelStore, forget_model, load_configured
 from loquilex.session._base import Session
-from loquilex.session._config import SessionConfig
+from loquilex.session._config import SessionConfig, is_session_id
 from loquilex.session._streaming import StreamingSession
 from loquilex.session._subprocess import SubprocessSession
 from loquilex.session._transcript import transcript_path
@@ -26,20 +34,35 @@ __all__ = ["SessionManager"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+#: How often the reaper looks for abandoned, expired and ended sessions, and unused engines.
+REAP_INTERVAL_S = 0.5
+#: An engine loaded for a non-default model is dropped after this long without sessions.
+ENGINE_IDLE_S = 60.0
+
 
 class SessionManager:
-    """Owns every live session, the shared scheduler, and one engine per loaded model."""
+    """Owns every live session, the shared scheduler, one engine per loaded model, and the
+    executor that does the server's blocking work (model loads, file checks, transcripts)."""
 
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self.store = store or ModelStore(settings.data_dir)
         self.scheduler = DecodeScheduler(workers=settings.asr.workers)
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lx-io")
         self._engines: dict[tuple[str, str], AsrEngine] = {}
+        self._engine_paths: dict[tuple[str, str], Path] = {}
+        self._engine_idle: dict[tuple[str, str], float] = {}
         self._sessions: dict[str, Session] = {}
         self._lock = asyncio.Lock()
-        self._grace: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
         self.default_model = settings.asr.model or self.store.get_default()
+
+    async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
+        """Run ``func(*args)`` on the manager's executor: the event loop never blocks."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
 
     # -- models ------------------------------------------------------------------------------
     async def engine(self, model: str | None, device: str | None) -> tuple[str, AsrEngine]:
@@ -50,11 +73,41 @@ class SessionManager:
         engine = self._engines.get(key)
         if engine is None:
             asr = self.settings.asr
-            path = self.store.resolve(model_id)
-            whisper = await asyncio.to_thread(load_configured, path, asr, device)
+            path = await self.run_blocking(self.store.resolve, model_id)
+            whisper = await self.run_blocking(load_configured, path, asr, device)
             engine = WhisperEngine(whisper, asr.language)
             self._engines[key] = engine
+            self._engine_paths[key] = path
+        self._engine_idle.pop(key, None)
         return model_id, engine
+
+    def _api_model(self, model: str | None) -> str | None:
+        """Over the API a model is an installed model id, or a directory inside the models
+        directory; any other path is refused with the same words whether it exists or not."""
+        if model is None or model in CATALOG or model == self.default_model:
+            return model
+        root = self.store.models_dir.resolve()
+        candidate = (root / model).resolve()
+        if candidate.is_relative_to(root) and candidate != root and candidate.is_dir():
+            return str(candidate)
+        raise ModelNotFoundError(
+            f"unknown model {model[:80]!r}: use an installed model id ({', '.join(CATALOG)}) "
+            "or a directory under the models directory; see `loquilex models list`"
+        )
+
+    def _api_file(self, path: str | None) -> str:
+        """A file session reads only from ``server.media_dir`` (off when unset)."""
+        media = self.settings.server.media_dir
+        if media is None:
+            raise UnsupportedError(
+                "file sessions are off over the API: set LX_SERVER__MEDIA_DIR to the directory "
+                "they may read from"
+            )
+        root = media.resolve()
+        candidate = (root / (path or "")).resolve()
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            raise UnsupportedError(f"no audio file {path!r} in the media directory")
+        return str(candidate)
 
     async def warm_up(self) -> None:
         """Load the default model and run one decode, so the first session starts hot."""
@@ -62,18 +115,24 @@ class SessionManager:
 
         _, engine = await self.engine(None, None)
         tone = (0.1 * np.sin(np.arange(16000) * 2 * np.pi * 220 / 16000)).astype(np.float32)
-        await asyncio.to_thread(engine.decode, tone)
+        await self.run_blocking(engine.decode, tone)
 
     # -- sessions ----------------------------------------------------------------------------
     def _stream_config(self, config: SessionConfig) -> tuple[StreamConfig, dict[str, Any]]:
         overrides: dict[str, Any] = config.stream.model_dump(exclude_none=True)
         return self.settings.stream.with_overrides(overrides), overrides
 
-    async def create(self, config: SessionConfig) -> Session:
+    async def create(self, config: SessionConfig, *, client: str | None = None) -> Session:
+        """Create and start a session asked for over the API. With ``client`` (the address
+        of a `/stream` connection) that client becomes its sender, within its stream limit."""
         if config.translate:
             raise UnsupportedError(
                 "translation is not available in this installation (no MT model is installed)"
             )
+        model = self._api_model(config.model)
+        if config.source == "file":
+            path = await self.run_blocking(self._api_file, config.path)
+            config = config.model_copy(update={"path": path})
         async with self._lock:
             active = [s for s in self._sessions.values() if not s.ended]
             if len(active) >= self.settings.server.max_sessions:
@@ -81,37 +140,11 @@ class SessionManager:
                     f"the server already runs {len(active)} sessions "
                     f"(server.max_sessions = {self.settings.server.max_sessions})"
                 )
+            if client is not None:
+                self._check_stream_limit(client, active)
             if config.source == "mic" and any(s.config.source == "mic" for s in active):
                 raise DeviceBusyError("the microphone is already used by another session")
-            session: Session
-            server = self.settings.server
-            if config.source == "file" and not await asyncio.to_thread(_is_file, config.path):
-                raise UnsupportedError(f"no audio file at {config.path} on the server")
-            stream_config, overrides = self._stream_config(config)
-            if config.mode == "subprocess":
-                model_id = config.model or self.default_model
-                self.store.resolve(model_id)  # fail now, with a clear error
-                session = SubprocessSession(
-                    config,
-                    model_id=model_id,
-                    model_arg=config.model,
-                    stream_settings=overrides,
-                    data_dir=self.settings.data_dir,
-                    replay_events=server.replay_events,
-                    replay_age_s=server.replay_age_s,
-                )
-            else:
-                model_id, engine = await self.engine(config.model, config.device)
-                session = StreamingSession(
-                    config,
-                    engine=engine,
-                    scheduler=self.scheduler,
-                    stream_config=stream_config,
-                    model_id=model_id,
-                    data_dir=self.settings.data_dir,
-                    replay_events=server.replay_events,
-                    replay_age_s=server.replay_age_s,
-                )
+            session = await self._build(config, model)
             self._sessions[session.id] = session
         try:
             await session.start()
@@ -121,69 +154,195 @@ class SessionManager:
         logger.info("session %s started (%s, %s)", session.id, session.kind, config.source)
         return session
 
+    async def _build(self, config: SessionConfig, model: str | None) -> Session:
+        server = self.settings.server
+        stream_config, overrides = self._stream_config(config)
+        if config.mode == "subprocess":
+            model_id = model or self.default_model
+            await self.run_blocking(self.store.resolve, model_id)  # fail now, clearly
+            return SubprocessSession(
+                config,
+                model_id=model_id,
+                model_arg=model,
+                stream_settings=overrides,
+                data_dir=self.settings.data_dir,
+                replay_events=server.replay_events,
+                replay_age_s=server.replay_age_s,
+            )
+        model_id, engine = await self.engine(model, config.device)
+        return StreamingSession(
+            config,
+            engine=engine,
+            scheduler=self.scheduler,
+            stream_config=stream_config,
+            model_id=model_id,
+            data_dir=self.settings.data_dir,
+            replay_events=server.replay_events,
+            replay_age_s=server.replay_age_s,
+            max_backlog_s=server.max_backlog_s,
+        )
+
+    def _check_stream_limit(self, client: str, active: list[Session]) -> None:
+        limit = self.settings.server.max_streams_per_client
+        mine = sum(1 for s in active if s.sender_client == client)
+        if mine >= limit:
+            raise RateLimitedError(
+                f"this client already sends audio to {mine} sessions "
+                f"(server.max_streams_per_client = {limit})",
+                streams=mine,
+            )
+
     def get(self, session_id: str) -> Session:
         session = self._sessions.get(session_id)
         if session is None:
-            raise SessionNotFoundError(f"no session {session_id}")
+            raise SessionNotFoundError(f"no session {session_id[:64]}")
+        return session
+
+    def controlled(self, session_id: str, key: str | None) -> Session:
+        """The session, for a caller that controls it (pause, resume, finalize, delete):
+        it must present the session's sender key."""
+        session = self.get(session_id)
+        if key is None or not _same(key, session.sender_key):
+            raise NotSenderError(
+                "controlling a session needs its sender key (header X-LoquiLex-Sender-Key)"
+            )
         return session
 
     def by_stream(self, stream_id: str) -> Session:
         for session in self._sessions.values():
             if session.stream_id == stream_id:
                 return session
-        raise SessionNotFoundError(f"no session with stream {stream_id}")
+        raise SessionNotFoundError(f"no session with stream {stream_id[:64]}")
 
     def list(self) -> list[Session]:
         return list(self._sessions.values())
 
     def transcript_file(self, session_id: str) -> Path:
-        path = transcript_path(self.settings.data_dir, session_id)
-        if not path.is_file():
+        """The transcript of a session, also one that has left memory. Only a well-formed
+        session id is ever joined to a path, and the result must lie in the sessions dir."""
+        if not is_session_id(session_id):
+            raise SessionNotFoundError(f"no session {session_id[:64]}")
+        root = (self.settings.data_dir / "sessions").resolve()
+        path = transcript_path(self.settings.data_dir, session_id).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
             raise SessionNotFoundError(f"no session {session_id}")
         return path
 
-    # -- the audio client's connection ---------------------------------------------------------
-    def audio_attached(self, session: Session) -> None:
-        """The client sending a session's audio is (back) on line: cancel any grace timer."""
-        timer = self._grace.pop(session.id, None)
-        if timer is not None:
-            timer.cancel()
-            logger.info("session %s: audio client resumed", session.id)
+    # -- who sends the audio ---------------------------------------------------------------
+    def claim_sender(
+        self, session: Session, owner: object, key: str | None, client: str | None
+    ) -> None:
+        """Make ``owner`` (a connection) the one that sends ``session``'s audio. It needs
+        the session's sender key; a newer claim replaces an older one (a client that
+        reconnected before its old socket was reaped)."""
+        if not session.accepts_audio:
+            raise UnsupportedError("this session does not take audio")
+        if key is None or not _same(key, session.sender_key):
+            raise NotSenderError("only the holder of this session's sender key may send audio")
+        if session.sender_client != client and client is not None:
+            self._check_stream_limit(client, [s for s in self._sessions.values() if not s.ended])
+        if session.sender is not None and session.sender is not owner:
+            logger.info("session %s: a new connection takes over sending", session.id)
+        session.sender = owner
+        session.sender_client = client
+        session.had_sender = True
+        session.unattended_since = None
 
-    def audio_detached(self, session: Session) -> None:
-        """The audio client dropped: give it ``resume_grace_s`` to come back, then end the
-        session as if it had sent END_SESSION (open segment finalized, transcript kept)."""
-        grace = self.settings.server.resume_grace_s
-        logger.info(
-            "session %s: audio client gone; ending in %.0f s unless it resumes", session.id, grace
-        )
+    def release_sender(self, session: Session, owner: object) -> None:
+        """``owner``'s connection closed. Only the current sender's leaving counts: the
+        session then waits ``resume_grace_s`` for it, and ends as if END_SESSION came."""
+        if session.sender is not owner:
+            return
+        session.sender = None
+        session.unattended_since = time.monotonic()
+        if not session.ended:
+            logger.info(
+                "session %s: audio client gone; ending in %.0f s unless it resumes",
+                session.id,
+                self.settings.server.resume_grace_s,
+            )
 
-        def expire() -> None:
-            self._grace.pop(session.id, None)
-            if not session.ended:
-                task = asyncio.create_task(session.stop(), name=f"grace-{session.id}")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+    # -- housekeeping --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the reaper (the lifespan calls this once the loop runs)."""
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_forever(), name="session-reaper")
 
-        self.audio_attached(session)
-        self._grace[session.id] = asyncio.get_running_loop().call_later(grace, expire)
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_S)
+            self.reap(time.monotonic())
+
+    def reap(self, now: float) -> None:
+        """End push sessions nobody feeds, drop ended sessions after their retention, and
+        unload engines no session uses."""
+        server = self.settings.server
+        for session in list(self._sessions.values()):
+            if session.ended:
+                ended = session.ended_mono or now
+                if now - ended >= server.ended_retention_s:
+                    self._sessions.pop(session.id, None)
+                    session.log.close()
+                    logger.debug("session %s left memory", session.id)
+                continue
+            since = session.unattended_since
+            if not session.accepts_audio or session.sender is not None or since is None:
+                continue
+            limit = server.resume_grace_s if session.had_sender else server.idle_timeout_s
+            if now - since >= limit:
+                session.unattended_since = None  # once
+                why = "its sender did not come back" if session.had_sender else "no one sent audio"
+                logger.info("session %s: ending, %s within %.0f s", session.id, why, limit)
+                self._spawn(session.stop(), f"expire-{session.id}")
+        self._reap_engines(now)
+
+    def _reap_engines(self, now: float) -> None:
+        in_use = {
+            (s.model_id, s.config.device or self.settings.asr.device)
+            for s in self._sessions.values()
+            if not s.ended
+        }
+        default = (self.default_model, self.settings.asr.device)
+        for key in list(self._engines):
+            if key == default or key in in_use:
+                self._engine_idle.pop(key, None)
+                continue
+            idle_since = self._engine_idle.setdefault(key, now)
+            if now - idle_since >= ENGINE_IDLE_S:
+                del self._engines[key]
+                self._engine_idle.pop(key, None)
+                path = self._engine_paths.pop(key)
+                forget_model(path)
+                logger.info("unloaded model %s (unused for %.0f s)", key[0], ENGINE_IDLE_S)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def delete(self, session_id: str) -> None:
         session = self.get(session_id)
         await session.stop()
         self._sessions.pop(session_id, None)
+        session.log.close()
 
     async def shutdown(self, wait_s: float = 8.0) -> None:
         """Stop every session (flushing open segments) within ``wait_s``, then the workers."""
-        for timer in self._grace.values():
-            timer.cancel()
-        self._grace.clear()
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
         sessions = [s for s in self._sessions.values() if not s.ended]
         if sessions:
             logger.info("stopping %d session(s)", len(sessions))
             await asyncio.gather(*(s.stop(wait_s) for s in sessions), return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self.scheduler.close, 2.0)
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _is_file(path: str | None) -> bool:
-    return bool(path) and Path(path or "").is_file()
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())

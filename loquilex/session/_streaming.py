@@ -11,7 +11,7 @@ from typing import Any, Literal
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import AsrEngine, AsrFailure, DecodeScheduler, StreamConfig, StreamingASR
 from loquilex.audio import AudioSource, AudioSourceError, FileSource, MicSource, PushSource
-from loquilex.errors import LoquiLexError, SequenceError, SessionError
+from loquilex.errors import LoquiLexError, RateLimitedError, SequenceError, SessionError
 from loquilex.protocol import SnapshotPayload
 from loquilex.session._base import SessionBase
 from loquilex.session._config import SessionConfig
@@ -38,11 +38,13 @@ class StreamingSession(SessionBase):
         model_id: str,
         replay_events: int = 1000,
         replay_age_s: float = 300.0,
+        max_backlog_s: float = 30.0,
     ) -> None:
         super().__init__(
             config, data_dir, model_id, replay_events=replay_events, replay_age_s=replay_age_s
         )
         self.accepts_audio = config.source == "push"
+        self.max_backlog_s = max_backlog_s
         self._engine = engine
         self._scheduler = scheduler
         self._stream_config = stream_config
@@ -90,20 +92,38 @@ class StreamingSession(SessionBase):
                 self._pipeline.stats() | {"dropped_while_paused": self.dropped_while_paused}
             )
 
+    @property
+    def backlog_s(self) -> float:
+        """Audio received but not yet transcribed."""
+        if not isinstance(self._source, PushSource) or self._pipeline is None:
+            return 0.0
+        return self._source.queued_s + self._pipeline.asr.lag_s
+
     def push_audio(self, data: bytes, sequence: int | None) -> None:
-        """Take one chunk from the audio client. Raises SequenceError, AudioFormatError."""
-        if not isinstance(self._source, PushSource):
+        """Take one chunk from the audio client. Raises SequenceError, AudioFormatError,
+        and RateLimitedError when the backlog is full (the chunk is not taken, and its
+        sequence number may be sent again)."""
+        source = self._source
+        if not isinstance(source, PushSource):
             raise SessionError("this session does not take pushed audio")
         if self.ended or self.state == "stopping":
             raise SessionError("session has ended")
-        if sequence is not None:
-            if self.last_sequence is not None and sequence <= self.last_sequence:
+        if sequence is not None and self.last_sequence is not None:
+            if sequence <= self.last_sequence:
                 raise SequenceError(f"sequence {sequence} is not after {self.last_sequence}")
+        backlog = self.backlog_s
+        if self.state != "paused" and backlog + source.duration_s(data) > self.max_backlog_s:
+            raise RateLimitedError(
+                f"audio refused: {backlog:.1f} s already wait to be transcribed "
+                f"(limit {self.max_backlog_s:.0f} s); send at real time",
+                backlog_s=round(backlog, 2),
+            )
+        if sequence is not None:
             self.last_sequence = sequence
         if self.state == "paused":
             self.dropped_while_paused += len(data)
             return
-        self._source.push(data)
+        source.push(data)
 
     async def pause(self) -> None:
         if self._pipeline is None or self.ended:
@@ -163,4 +183,5 @@ class StreamingSession(SessionBase):
                 {"queued": len(s), "dropped": dict(s.dropped_total)} for s in self.log.subscribers
             ],
             "scheduler_queue": self._scheduler.queue_depth,
+            "backlog_s": round(self.backlog_s, 3),
         }

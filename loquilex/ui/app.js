@@ -4,10 +4,14 @@
 const $ = (id) => document.getElementById(id);
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
 const MAX_BUFFERED_CHUNKS = 600; // 60 s of audio kept while the connection is down
+const TOKEN_KEY = "loquilex-token"; // sessionStorage: gone when the tab closes
+// A subprotocol must be an RFC 7230 token; other tokens go in an AUTHENTICATE message.
+const SUBPROTOCOL_SAFE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const state = {
   sessionId: null,
   streamId: null,
+  senderKey: null,         // only the speaker's tab has it: it may send audio and control
   ws: null,
   wantSocket: false,      // false once we ended the session or detached on purpose
   lastEventId: 0,
@@ -158,17 +162,46 @@ function onEvent(event) {
 // ---- the socket, with resume ---------------------------------------------------------------
 function wsUrl() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${proto}//${location.host}/ws/${state.sessionId}`;
+  const key = state.senderKey ? `?sender_key=${encodeURIComponent(state.senderKey)}` : "";
+  return `${proto}//${location.host}/ws/${state.sessionId}${key}`;
+}
+
+// ---- the bearer token, when the server asks for one -----------------------------------------
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function askToken(message) {
+  // Resolves once the user has entered a token in the page's token form.
+  const form = $("token-form");
+  $("token-message").textContent = message;
+  form.hidden = false;
+  $("token").focus();
+  return new Promise((resolve) => {
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      const value = $("token").value.trim();
+      if (!value) return;
+      sessionStorage.setItem(TOKEN_KEY, value);
+      $("token").value = "";
+      form.hidden = true;
+      resolve(value);
+    };
+  });
 }
 
 function connect() {
   state.wantSocket = true;
-  const ws = new WebSocket(wsUrl());
+  const tok = token();
+  const protocols = tok && SUBPROTOCOL_SAFE.test(tok) ? [`bearer.${tok}`] : [];
+  const ws = new WebSocket(wsUrl(), protocols);
   state.ws = ws;
   ws.onopen = () => {
+    if (tok && !protocols.length) ws.send(JSON.stringify({ type: "AUTHENTICATE", token: tok }));
     if (state.lastEventId > 0) {
       ws.send(JSON.stringify({ type: "RESUME_SESSION", stream_id: state.streamId,
-                               last_event_id: state.lastEventId }));
+                               last_event_id: state.lastEventId,
+                               ...(state.senderKey ? { sender_key: state.senderKey } : {}) }));
     }
     state.attempt = 0;
     showMessage("");
@@ -176,9 +209,15 @@ function connect() {
     flushAudio();
   };
   ws.onmessage = (msg) => onEvent(JSON.parse(msg.data));
-  ws.onclose = () => {
+  ws.onclose = (closed) => {
     if (state.ws !== ws) return;
     state.ws = null;
+    // Unknown session, refused token or origin: trying again would not help.
+    if ([1008, 4404].includes(closed.code)) {
+      state.wantSocket = false;
+      setConn("disconnected", "error");
+      setButtons();
+    }
     if (!state.wantSocket) return;
     const delay = RECONNECT_DELAYS_MS[Math.min(state.attempt, RECONNECT_DELAYS_MS.length - 1)];
     state.attempt += 1;
@@ -242,17 +281,55 @@ function stopCapture() {
 }
 
 // ---- REST -------------------------------------------------------------------------------------
-async function api(method, path, body) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method, headers: body ? { "Content-Type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (err) {
-    serverGone();
-    throw err;
+function headers(extra) {
+  const out = { ...extra };
+  const tok = token();
+  if (tok) out.Authorization = `Bearer ${tok}`;
+  if (state.senderKey) out["X-LoquiLex-Sender-Key"] = state.senderKey;
+  return out;
+}
+
+async function request(method, path, body) {
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method, headers: headers(body ? { "Content-Type": "application/json" } : {}),
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (err) {
+      serverGone();
+      throw err;
+    }
+    if (response.status !== 401) return response;
+    const retry = token() !== null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    await askToken(retry
+      ? "That token was not accepted. Enter the server's access token."
+      : "This server needs an access token (the one set in LX_SERVER__AUTH_TOKEN).");
   }
+}
+
+async function download(event) {
+  // Links cannot carry the token or the sender key: fetch the file and save it.
+  const a = event.currentTarget;
+  if (a.getAttribute("aria-disabled") === "true") return;
+  event.preventDefault();
+  const response = await request("GET", a.dataset.path);
+  if (!response.ok) {
+    showMessage(`Could not download: ${response.status}`);
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const save = Object.assign(document.createElement("a"), { href: url, download: a.download });
+  document.body.append(save);
+  save.click();
+  save.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+async function api(method, path, body) {
+  const response = await request(method, path, body);
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
@@ -291,12 +368,14 @@ function resetTranscript() {
   $("lag").textContent = "";
 }
 
-function useSession(sessionId, streamId) {
+function useSession(sessionId, streamId, senderKey) {
   state.sessionId = sessionId;
   state.streamId = streamId;
+  state.senderKey = senderKey || null;
   $("session-info").textContent = `session ${sessionId}`;
   for (const a of document.querySelectorAll(".dl")) {
-    a.href = `/sessions/${sessionId}/transcript?format=${a.dataset.format}`;
+    a.dataset.path = `/sessions/${sessionId}/transcript?format=${a.dataset.format}`;
+    a.href = a.dataset.path;
     a.setAttribute("download", `captions.${a.dataset.format}`);
     a.setAttribute("aria-disabled", "false");
   }
@@ -304,10 +383,11 @@ function useSession(sessionId, streamId) {
 
 function setButtons() {
   const running = state.role !== "idle" && state.wantSocket;
+  const controls = running && state.role === "speaker"; // viewers only watch
   $("start").textContent = state.role === "speaker" && running ? "Stop " : "Start ";
   $("start").append(Object.assign(document.createElement("kbd"), { textContent: "S" }));
-  $("pause").disabled = !running;
-  $("finalize").disabled = !running;
+  $("pause").disabled = !controls;
+  $("finalize").disabled = !controls;
   $("pause").firstChild.textContent = state.paused ? "Resume " : "Pause ";
 }
 
@@ -323,7 +403,7 @@ async function start() {
   }
   try {
     const created = await api("POST", "/sessions", { source: "push", model: $("model").value || null });
-    useSession(created.session_id, created.stream_id);
+    useSession(created.session_id, created.stream_id, created.sender_key);
     $("model-info").textContent = `model ${$("model").value}`;
   } catch (err) {
     stopCapture();
@@ -401,6 +481,7 @@ function init() {
     if (state.role === "speaker" && state.wantSocket) stop(); else start();
   });
   $("pause").addEventListener("click", togglePause);
+  for (const a of document.querySelectorAll(".dl")) a.addEventListener("click", download);
   $("finalize").addEventListener("click", finalizeNow);
   $("attach-form").addEventListener("submit", (e) => {
     e.preventDefault();
