@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 #: Reachable without the bearer token: the page itself, liveness and the API description.
 _PUBLIC = ("/", "/healthz", "/openapi.json", "/docs", "/schema/events")
+#: Swagger UI's own files, served from the installed `swagger-ui-bundle` package: the API
+#: page works offline and asks no CDN for anything.
+_DOCS_ASSETS = "/docs-assets"
 
 
 class _HostOriginGuard:
@@ -49,7 +53,7 @@ class _HostOriginGuard:
                 await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
                 return
             path = scope["path"]
-            public = path in _PUBLIC or path.startswith("/ui/")
+            public = path in _PUBLIC or path.startswith(("/ui/", _DOCS_ASSETS + "/"))
             if not public and not token_ok(self.settings, [_bearer(headers)]):
                 await JSONResponse(
                     {"detail": "a valid bearer token is required"},
@@ -84,6 +88,8 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
         description="REST control plane and WebSocket event streams. The event envelope and "
         "every payload are described by the JSON Schema at `/schema/events`.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN; ours is local
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.connections = ConnectionCounts(
@@ -97,6 +103,25 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
     app.include_router(ws_router)
     ui_dir = resources.files("loquilex") / "ui"
     app.mount("/ui", StaticFiles(directory=str(ui_dir)), name="ui")
+
+    import swagger_ui_bundle
+
+    app.mount(
+        _DOCS_ASSETS,
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="docs-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """The interactive API page, with every asset from this server."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="LoquiLex API",
+            swagger_js_url=f"{_DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{_DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{_DOCS_ASSETS}/favicon-32x32.png",
+        )
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

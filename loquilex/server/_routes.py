@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from loquilex import __version__
 from loquilex.errors import NotFoundError
-from loquilex.export import FORMATS, Transcript, render
+from loquilex.export import FORMATS, render
 from loquilex.models import CATALOG
 from loquilex.protocol import event_schema
 from loquilex.server._deps import ManagerDep
@@ -161,8 +161,7 @@ async def get_transcript(
     format: Literal["txt", "json", "vtt", "srt"] = Query(default="json"),
 ) -> Response:
     """The finals so far, also after the session ended or the server restarted."""
-    path = manager.transcript_file(session_id)
-    transcript = Transcript.load(path)
+    transcript = await manager.transcript(session_id)
     body = render(transcript, format)
     return PlainTextResponse(
         body,

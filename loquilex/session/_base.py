@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 import uuid
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -53,6 +54,7 @@ class Session(Protocol):
     ended_mono: float | None
     end_stats: dict[str, Any]
     model_id: str
+    transcript: TranscriptWriter
 
     @property
     def stream_id(self) -> str: ...
@@ -93,6 +95,7 @@ class SessionBase:
         *,
         replay_events: int = 1000,
         replay_age_s: float = 300.0,
+        io: Executor | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.config = config
@@ -120,6 +123,7 @@ class SessionBase:
                 "model": model_id,
                 "config": config.model_dump(mode="json"),
             },
+            io,
         )
         self._done = asyncio.Event()
 

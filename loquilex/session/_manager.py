@@ -23,6 +23,7 @@ from loquilex.errors import (
     SessionNotFoundError,
     UnsupportedError,
 )
+from loquilex.export import Transcript
 from loquilex.models import CATALOG, ModelStore, forget_model, load_configured
 from loquilex.session._base import Session
 from loquilex.session._config import SessionConfig, is_session_id
@@ -50,7 +51,7 @@ class SessionManager:
         self.settings = settings
         self.store = store or ModelStore(settings.data_dir)
         self.scheduler = DecodeScheduler(workers=settings.asr.workers)
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lx-io")
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lx-io")
         self._engines: dict[tuple[str, str], AsrEngine] = {}
         self._engine_paths: dict[tuple[str, str], Path] = {}
         self._engine_idle: dict[tuple[str, str], float] = {}
@@ -168,6 +169,7 @@ class SessionManager:
                 data_dir=self.settings.data_dir,
                 replay_events=server.replay_events,
                 replay_age_s=server.replay_age_s,
+                io=self.executor,
             )
         model_id, engine = await self.engine(model, config.device)
         return StreamingSession(
@@ -180,6 +182,7 @@ class SessionManager:
             replay_events=server.replay_events,
             replay_age_s=server.replay_age_s,
             max_backlog_s=server.max_backlog_s,
+            io=self.executor,
         )
 
     def _check_stream_limit(self, client: str, active: list[Session]) -> None:
@@ -216,6 +219,14 @@ class SessionManager:
 
     def list(self) -> list[Session]:
         return list(self._sessions.values())
+
+    async def transcript(self, session_id: str) -> Transcript:
+        """A session's transcript as written so far, read off the event loop."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            await self.run_blocking(session.transcript.wait_written, 5.0)
+        path = await self.run_blocking(self.transcript_file, session_id)
+        return await self.run_blocking(Transcript.load, path)
 
     def transcript_file(self, session_id: str) -> Path:
         """The transcript of a session, also one that has left memory. Only a well-formed
@@ -341,7 +352,8 @@ class SessionManager:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self.scheduler.close, 2.0)
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        # Waits for the transcripts' last lines (the sessions have stopped: no model loads).
+        await asyncio.to_thread(self.executor.shutdown, wait=True)
 
 
 def _same(given: str, expected: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,13 +39,20 @@ class StreamingSession(SessionBase):
         model_id: str,
         replay_events: int = 1000,
         replay_age_s: float = 300.0,
+        io: Executor | None = None,
         max_backlog_s: float = 30.0,
     ) -> None:
         super().__init__(
-            config, data_dir, model_id, replay_events=replay_events, replay_age_s=replay_age_s
+            config,
+            data_dir,
+            model_id,
+            replay_events=replay_events,
+            replay_age_s=replay_age_s,
+            io=io,
         )
         self.accepts_audio = config.source == "push"
         self.max_backlog_s = max_backlog_s
+        self._io = io
         self._engine = engine
         self._scheduler = scheduler
         self._stream_config = stream_config
@@ -63,7 +71,9 @@ class StreamingSession(SessionBase):
         return FileSource(Path(cfg.path or ""), realtime=cfg.realtime)
 
     async def start(self) -> None:
-        self._source = self._make_source()
+        # Opening a source can be slow (decoding a whole file): never on the event loop.
+        loop = asyncio.get_running_loop()
+        self._source = await loop.run_in_executor(self._io, self._make_source)
         asr = StreamingASR(self._engine, self._stream_config)
         aggregator = PartialFinalAggregator(self.emitter)
         self._pipeline = CaptionPipeline(

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,9 +53,15 @@ class SubprocessSession(SessionBase):
         stream_settings: dict[str, Any],
         replay_events: int = 1000,
         replay_age_s: float = 300.0,
+        io: Executor | None = None,
     ) -> None:
         super().__init__(
-            config, data_dir, model_id, replay_events=replay_events, replay_age_s=replay_age_s
+            config,
+            data_dir,
+            model_id,
+            replay_events=replay_events,
+            replay_age_s=replay_age_s,
+            io=io,
         )
         self._data_dir = data_dir
         self._model_arg = model_arg

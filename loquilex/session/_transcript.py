@@ -8,13 +8,19 @@ after the session has ended and after a server restart.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+from collections import deque
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, TextIO
 
 from loquilex.export import Transcript
 
 __all__ = ["TranscriptWriter", "session_dir", "transcript_path"]
+
+logger = logging.getLogger(__name__)
 
 
 def session_dir(data_dir: Path, session_id: str) -> Path:
@@ -26,29 +32,79 @@ def transcript_path(data_dir: Path, session_id: str) -> Path:
 
 
 class TranscriptWriter:
-    """Appends and flushes each final segment, so a crash loses nothing already final."""
+    """Appends and flushes each final segment, so a crash loses nothing already final.
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    With an ``executor`` the file work (open, write, flush, close) runs there, never on the
+    event loop, in the order it was asked for: lines queue here and one job at a time
+    drains them.
+    """
+
+    def __init__(self, path: Path, header: dict[str, Any], executor: Executor | None = None):
         self.path = path
-        self._fh: TextIO | None = path.open("a", encoding="utf-8")
-        self._write({"kind": "loquilex-session", "created": time.time(), **header})
+        self._executor = executor
+        self._fh: TextIO | None = None
+        self._pending: deque[str | None] = deque()  # None: close once written
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._draining = False
+        self._closed = False
         self.segments = 0
+        self._write({"kind": "loquilex-session", "created": time.time(), **header})
 
-    def _write(self, obj: dict[str, Any]) -> None:
-        if self._fh is None:
+    def _write(self, obj: dict[str, Any] | None) -> None:
+        if self._closed:
             raise RuntimeError("transcript is closed")
-        self._fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        self._fh.flush()
+        line = None if obj is None else json.dumps(obj, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._pending.append(line)
+            if self._draining:
+                return
+            self._draining = True
+        if self._executor is None:
+            self._drain()
+        else:
+            self._executor.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._draining = False
+                    self._idle.notify_all()
+                    return
+                lines = list(self._pending)
+                self._pending.clear()
+            try:
+                self._write_lines(lines)
+            except OSError:
+                logger.exception("cannot write transcript %s", self.path)
+
+    def _write_lines(self, lines: list[str | None]) -> None:
+        for line in lines:
+            if line is None:
+                if self._fh is not None:
+                    self._fh.close()
+                continue
+            if self._fh is None or self._fh.closed:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("a", encoding="utf-8")
+            self._fh.write(line)
+        if self._fh is not None and not self._fh.closed:
+            self._fh.flush()
 
     def append(self, segment_id: str, segment: dict[str, Any]) -> None:
         self._write({"segment_id": segment_id, **segment})
         self.segments += 1
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if not self._closed:
+            self._write(None)
+            self._closed = True
+
+    def wait_written(self, timeout_s: float = 5.0) -> bool:
+        """Block until every line asked for so far is on disk (for readers of the file)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._draining, timeout_s)
 
     def load(self) -> Transcript:
         return Transcript.load(self.path)
