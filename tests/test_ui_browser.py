@@ -210,3 +210,50 @@ def test_attach_as_viewer_and_clear_errors(
     assert "weather" in viewer_text.lower() or "report" in viewer_text.lower()
     assert "permission" in denied.lower() and "press Start again" in denied
     assert page_errors == []
+
+
+def test_token_mode_prompts_once_and_then_captions(
+    tmp_path: Path, speech: Speech, page_errors: list[str]
+) -> None:
+    """With LX_SERVER__AUTH_TOKEN set, the page asks for the token, keeps it for the tab,
+    and uses it for REST (header) and the WebSocket (subprotocol)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    token = "page-token-42"
+    with (
+        run_server(tmp_path / "data", tmp_path / "log", LX_SERVER__AUTH_TOKEN=token) as server,
+        playwright_api.sync_playwright() as pw,
+    ):
+        browser = _launch(pw, speech.path)
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+        page = context.new_page()
+        page.on("console", lambda m: page_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        page.goto(server.url + "/")
+        page.wait_for_selector("#token-form:not([hidden])")
+        first_prompt = page.locator("#token-message").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "ui-token.png"))
+        page.fill("#token", "wrong")
+        page.click("#token-form button")
+        page.wait_for_function(
+            "document.querySelector('#token-message').textContent.includes('not accepted')"
+        )
+        page.fill("#token", token)
+        page.click("#token-form button")
+        page.wait_for_selector("#model option", state="attached")
+        page.click("#start")
+        page.wait_for_function("document.querySelector('#conn').textContent === 'live'")
+        page.wait_for_function(
+            "document.querySelectorAll('#finals li').length >= 1", timeout=30_000
+        )
+        page.click("#start")  # stop
+        page.wait_for_function(
+            "document.querySelector('#conn').textContent === 'ended'", timeout=20_000
+        )
+        stored = page.evaluate("sessionStorage.getItem('loquilex-token')")
+        text = _finals_text(page)
+        browser.close()
+    assert "access token" in first_prompt
+    assert stored == token
+    assert "weather" in text.lower() or "today" in text.lower(), text
+    # The 401s the page met before it had the token are expected console noise.
+    assert all("401" in e for e in page_errors), page_errors
