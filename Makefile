@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve check install system-deps lint format typecheck test test-fast bench constraints clean
+.PHONY: serve check install system-deps lint format typecheck test test-fast test-reliability bench constraints clean
 
 serve: install
 	$(VENV)/bin/loquilex serve
@@ -37,7 +37,10 @@ test: install
 	$(VENV)/bin/pytest
 
 test-fast: install
-	$(VENV)/bin/pytest -m "not model"
+	$(VENV)/bin/pytest -m "not model and not reliability"
+
+test-reliability: install
+	$(VENV)/bin/pytest -m reliability -s
 
 bench: install
 	bash scripts/bench.sh

@@ -9,7 +9,7 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["ClientFaultFilter", "JsonFormatter", "configure_logging"]
 
 # Attributes every LogRecord has; anything else arrived through ``extra=``.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -33,6 +33,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class ClientFaultFilter(logging.Filter):
+    """A client's malformed frame is the client's fault, not a server error: uvicorn logs an
+    invalid UTF-8 text frame with a traceback (and then closes the socket with 1007, which is
+    all a client needs). Keep it as one warning line, so a log of server errors stays one."""
+
+    _FAULTS = ("Invalid UTF-8 sequence received from client",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(self._FAULTS):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = f"{record.msg} (closed with 1007)"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Send all logs to stderr (stdout belongs to CLI output such as ``--jsonl``)."""
     formatter = (
@@ -45,6 +60,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "formatters": {"main": formatter},
+            "filters": {"client_faults": {"()": ClientFaultFilter}},
             "handlers": {
                 "stderr": {
                     "class": "logging.StreamHandler",
@@ -54,6 +70,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
             },
             "loggers": {
                 "loquilex": {"level": level, "handlers": ["stderr"], "propagate": False},
+                "uvicorn.error": {"filters": ["client_faults"]},
                 "faster_whisper": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
             },
             "root": {"level": "WARNING", "handlers": ["stderr"]},

@@ -91,6 +91,25 @@ def pcm16(audio: npt.NDArray[np.float32]) -> bytes:
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
 
+def upgrade_status(port: int, path: str, host: str, origin: str | None = None) -> int:
+    """The status a raw WebSocket upgrade request gets, with exactly this Host (and Origin)
+    header: client libraries rewrite or repeat Host, so this writes the request itself."""
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if origin is not None:
+        lines.append(f"Origin: {origin}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status_line = sock.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
+
+
 def sender_url(server: Server, created: dict[str, Any]) -> str:
     """The /ws URL from which a push session created over REST takes audio."""
     return f"{server.ws}/ws/{created['session_id']}?sender_key={created['sender_key']}"

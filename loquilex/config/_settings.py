@@ -119,6 +119,15 @@ class ServerSettings(BaseModel):
         default=4, ge=1, description="Sessions one client address may send audio to at once."
     )
     max_connections: int = Field(default=256, ge=1, description="Open WebSockets, in all.")
+    ws_ping_interval_s: float = Field(
+        default=20.0, gt=0, description="Keepalive ping on every WebSocket this often."
+    )
+    ws_ping_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="A WebSocket that does not answer a ping within this long is closed "
+        "(a half-open socket is gone within interval + timeout).",
+    )
     max_unauthenticated: int = Field(
         default=16, ge=1, description="WebSockets waiting to authenticate, in all."
     )

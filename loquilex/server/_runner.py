@@ -70,6 +70,8 @@ def serve(settings: Settings) -> None:
         port=settings.server.port,
         log_config=None,
         ws_max_size=frame_limit,  # bigger than ours, so we can answer INVALID_MESSAGE
+        ws_ping_interval=settings.server.ws_ping_interval_s,
+        ws_ping_timeout=settings.server.ws_ping_timeout_s,
         timeout_graceful_shutdown=2,
     )
     sock = _listen(settings.server.host, settings.server.port, settings.server.socket_send_buffer)
