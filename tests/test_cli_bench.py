@@ -52,3 +52,29 @@ def test_bench_fanout(cli: CliRunner, tmp_path: Path) -> None:
     results = json.loads(out.read_text())["results"]
     assert results["deliveries"] == 5 * 40
     assert results["emit_to_receive_p99_ms"] > 0
+
+
+def test_bench_server_soak_churns_sessions_and_samples_memory(
+    cli: CliRunner, speech: Speech, tmp_path: Path
+) -> None:
+    out = tmp_path / "soak.json"
+    proc = cli(
+        "bench",
+        "server-soak",
+        str(speech.path),
+        "--minutes",
+        "1",
+        "--speed",
+        "2.5",
+        "--json",
+        str(out),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    results = report["results"]
+    assert results["long_session_finals"] >= 8  # four sentences, at least twice over
+    assert results["short_sessions"] >= 1 and results["vanished"] >= 1
+    assert results["unfed_rest"] >= 1 and results["refused"] == 0
+    assert results["rss_mb_max"] < 1000
+    assert report["samples"] and all(s["rss_mb"] > 0 for s in report["samples"])

@@ -53,6 +53,19 @@ def register(sub: Any) -> None:
     soak.add_argument("--json", type=Path, help="write the results here")
     soak.set_defaults(handler=run_soak_cmd)
 
+    server_soak = bsub.add_parser(
+        "server-soak",
+        help="a real server for a long while: one long /stream session and a churn of short, "
+        "abandoned and unfed ones; server memory over time",
+    )
+    server_soak.add_argument("audio", type=Path)
+    server_soak.add_argument("--minutes", type=float, default=30.0, help="audio minutes")
+    server_soak.add_argument(
+        "--speed", type=float, default=2.5, help="× real time (the rate limit is 3)"
+    )
+    server_soak.add_argument("--json", type=Path, help="write the results here")
+    server_soak.set_defaults(handler=run_server_soak_cmd)
+
     fanout = bsub.add_parser("fanout", help="event delivery to many WebSocket subscribers")
     fanout.add_argument("--subscribers", type=int, default=100)
     fanout.add_argument("--events", type=int, default=500)
@@ -182,6 +195,23 @@ def run_soak_cmd(args: argparse.Namespace, ctx: Context) -> int:
         config=ctx.settings.stream,
         language=asr.language,
     )
+    samples = results.pop("samples")
+    _report(results, args.json, samples=samples)
+    return 0
+
+
+def run_server_soak_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    import tempfile
+
+    from loquilex.audio import decode_file
+    from loquilex.bench._server_soak import run_server_soak
+
+    if args.minutes <= 0 or not 0 < args.speed <= 3:
+        raise CliError("--minutes must be positive and --speed within (0, 3]")
+    with tempfile.TemporaryDirectory(prefix="lx-server-soak-") as tmp:
+        results = run_server_soak(
+            decode_file(args.audio), minutes=args.minutes, speed=args.speed, data_dir=Path(tmp)
+        )
     samples = results.pop("samples")
     _report(results, args.json, samples=samples)
     return 0
