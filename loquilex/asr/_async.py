@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import numpy.typing as npt
 
+from loquilex._crossing import call_in_loop
 from loquilex.asr._scheduler import DecodeScheduler
 from loquilex.asr._streaming import AsrEvent, StreamingASR
 from loquilex.errors import AsrFailure
@@ -21,8 +22,8 @@ _DONE = object()
 class AsyncRecognizer:
     """Bridges a :class:`StreamingASR` on the scheduler's workers to an asyncio loop.
 
-    Results cross from the worker thread to the loop in exactly one place,
-    ``loop.call_soon_threadsafe(queue.put_nowait, item)``.
+    Results cross from the worker thread to the loop through :func:`call_in_loop`, the
+    project's one thread → loop helper.
     """
 
     def __init__(self, asr: StreamingASR, scheduler: DecodeScheduler, *, name: str = "") -> None:
@@ -35,7 +36,7 @@ class AsyncRecognizer:
         self._handle = scheduler.register(asr, self._on_result, self._on_error, name)
 
     def _to_loop(self, item: object) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        call_in_loop(self._loop, self._queue.put_nowait, item)
 
     def _on_result(self, events: list[AsrEvent], closed: bool) -> None:
         if events:
@@ -44,7 +45,7 @@ class AsyncRecognizer:
             self._to_loop(_DONE)
         if self._pacing:
             # Waking the loop after every 20 ms chunk is only worth it when someone waits.
-            self._loop.call_soon_threadsafe(self._progress.set)
+            call_in_loop(self._loop, self._progress.set)
 
     def _on_error(self, exc: BaseException) -> None:
         self._to_loop(AsrFailure(f"speech recognition failed: {exc}"))

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from loquilex._crossing import call_in_loop
 from loquilex.audio._convert import AudioEncoding, StreamConverter
 from loquilex.audio._decode import decode_file
 from loquilex.audio._frames import SAMPLE_RATE, AudioFrame
@@ -185,7 +186,7 @@ class MicSource:
         def callback(indata: Any, frames: int, when: Any, status: Any) -> None:
             if status:
                 logger.warning("microphone: %s", status)
-            loop.call_soon_threadsafe(queue.put_nowait, bytes(indata))
+            call_in_loop(loop, queue.put_nowait, bytes(indata))
 
         try:
             stream = self._sd.RawInputStream(
