@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -21,13 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import websockets
 
-from tests.conftest import loquilex_bin
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from loquilex.bench._served import served
 
 
 @dataclass
@@ -54,37 +46,9 @@ def run_server(
     data_dir: Path, log: Path, media_dir: Path | None = None, **env: str
 ) -> Iterator[Server]:
     """Start the server; ``media_dir`` is where REST file sessions may read from."""
-    port = free_port()
     media = {"LX_SERVER__MEDIA_DIR": str(media_dir)} if media_dir is not None else {}
-    full_env = {**os.environ, "LX_DATA_DIR": str(data_dir), **media, **env}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [loquilex_bin(), "serve", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-        )
-    server = Server(port, data_dir, proc, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + log.read_text())
-            time.sleep(0.1)
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with served(data_dir, log, {**media, **env}) as (proc, port):
+        yield Server(port, data_dir, proc, log)
 
 
 def pcm16(audio: npt.NDArray[np.float32]) -> bytes:

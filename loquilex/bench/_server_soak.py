@@ -9,11 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,18 +20,13 @@ import psutil
 import websockets
 
 from loquilex.audio import SAMPLE_RATE
+from loquilex.bench._served import served
 
 __all__ = ["run_server_soak"]
 
 _CHUNK_S = 0.1
 _START = json.dumps({"type": "START_SESSION", "config": {}})
 _END = json.dumps({"type": "END_SESSION"})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ws(url: str) -> str:
@@ -159,36 +149,13 @@ def run_server_soak(
 ) -> dict[str, Any]:
     """Run the soak against a fresh ``loquilex serve``; ``minutes`` of audio go through the
     long session at ``speed`` × real time (the per-connection limit is 3 ×)."""
-    port = _free_port()
     env = {
-        **os.environ,
-        "LX_DATA_DIR": str(data_dir),
         # Short enough that abandoned and ended sessions turn over within the run.
         "LX_SERVER__IDLE_TIMEOUT_S": "10",
         "LX_SERVER__RESUME_GRACE_S": "5",
         "LX_SERVER__ENDED_RETENTION_S": "30",
     }
     data_dir.mkdir(parents=True, exist_ok=True)
-    log = (data_dir / "server-soak.log").open("wb")
-    cmd = [sys.executable, "-m", "loquilex", "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start; see server-soak.log")
-            time.sleep(0.2)
+    with served(data_dir, data_dir / "server-soak.log", env, start_s=120) as (proc, port):
+        url = f"http://127.0.0.1:{port}"
         return asyncio.run(_soak(url, proc.pid, _pcm(audio), minutes, speed, every_s))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()

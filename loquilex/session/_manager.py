@@ -158,18 +158,17 @@ class SessionManager:
     async def _build(self, config: SessionConfig, model: str | None) -> Session:
         server = self.settings.server
         stream_config, overrides = self._stream_config(config)
+        common: dict[str, Any] = {
+            "data_dir": self.settings.data_dir,
+            "replay_events": server.replay_events,
+            "replay_age_s": server.replay_age_s,
+            "io": self.executor,
+        }
         if config.mode == "subprocess":
             model_id = model or self.default_model
             await self.run_blocking(self.store.resolve, model_id)  # fail now, clearly
             return SubprocessSession(
-                config,
-                model_id=model_id,
-                model_arg=model,
-                stream_settings=overrides,
-                data_dir=self.settings.data_dir,
-                replay_events=server.replay_events,
-                replay_age_s=server.replay_age_s,
-                io=self.executor,
+                config, model_id=model_id, model_arg=model, stream_settings=overrides, **common
             )
         model_id, engine = await self.engine(model, config.device)
         return StreamingSession(
@@ -178,11 +177,8 @@ class SessionManager:
             scheduler=self.scheduler,
             stream_config=stream_config,
             model_id=model_id,
-            data_dir=self.settings.data_dir,
-            replay_events=server.replay_events,
-            replay_age_s=server.replay_age_s,
             max_backlog_s=server.max_backlog_s,
-            io=self.executor,
+            **common,
         )
 
     def _check_stream_limit(self, client: str, active: list[Session]) -> None:
