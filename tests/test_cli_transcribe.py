@@ -111,7 +111,8 @@ def test_corrupt_model_weights(cli: CliRunner, speech: Speech, tmp_path: Path) -
     shutil.copytree(ModelStore(tmp_path).resolve("tiny.en"), broken)
     (broken / "model.bin").write_bytes(b"\0" * 4096)
     line = _one_line_error(cli("transcribe", str(speech.path), "--model", str(broken)))
-    assert "cannot load model" in line
+    assert "cannot load the model 'garbage-model'" in line and "reinstall" in line
+    assert "vocabulary" not in line  # CTranslate2's own words stay out of the user's line
 
 
 def test_export_rejects_non_transcript(cli: CliRunner, tmp_path: Path) -> None:

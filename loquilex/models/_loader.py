@@ -88,7 +88,7 @@ def load_whisper(
                     local_files_only=True,
                 )
             except (RuntimeError, ValueError, OSError) as exc:
-                logger.warning("cannot load the model at %s: %s", path, exc)
+                logger.debug("cannot load the model at %s: %s", path, exc)
                 raise ModelError(
                     f"cannot load the model {path.name!r}: it is damaged or not a "
                     "CTranslate2 Whisper model; reinstall it"

@@ -51,6 +51,11 @@ def status_for(exc: LoquiLexError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoquiLexError)
     async def _known(request: Request, exc: LoquiLexError) -> JSONResponse:
+        if exc.__cause__ is not None:
+            # The client gets our one clean line; the log keeps what the library said.
+            logger.warning(
+                "%s %s: %s (cause: %s)", request.method, request.url.path, exc, exc.__cause__
+            )
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
     @app.exception_handler(Exception)
