@@ -27,7 +27,7 @@ from loquilex.protocol import (
     SnapshotPayload,
     WordModel,
 )
-from loquilex.types import Segment, Word
+from loquilex.types import Word
 
 __all__ = ["PartialFinalAggregator"]
 
@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 def _words(words: tuple[Word, ...]) -> list[WordModel]:
     return [WordModel(w=w.w, t0=w.t0, t1=w.t1, conf=min(max(w.conf, 0.0), 1.0)) for w in words]
+
+
+#: Finalized utterances remembered (to discard their late events) before being forgotten.
+_MEMORY = 64
 
 
 @dataclass(slots=True)
@@ -66,7 +70,7 @@ class PartialFinalAggregator:
         self._live: dict[str, Any] | None = None
         self.late_partials = 0
         self.duplicate_finals = 0
-        self.finals: list[Segment] = []
+        self._forgotten_below = 0  # utterances below this are finalized and forgotten
 
     def handle(self, event: AsrEvent) -> list[Envelope]:
         if isinstance(event, UtterancePartial):
@@ -81,11 +85,24 @@ class PartialFinalAggregator:
             self._segments[utterance] = state
         return state
 
+    def _finished(self, utterance: int) -> bool:
+        known = self._segments.get(utterance)
+        return utterance < self._forgotten_below or (known is not None and known.final)
+
+    def _forget_old(self, utterance: int) -> None:
+        """Keep only what SNAPSHOT and the late-event checks need: finalized segments more
+        than ``_MEMORY`` utterances back are dropped, so a session of any length stays small."""
+        horizon = utterance - _MEMORY
+        if horizon <= self._forgotten_below:
+            return
+        for key in [k for k, st in self._segments.items() if k < horizon and st.final]:
+            del self._segments[key]
+        self._forgotten_below = horizon
+
     def on_partial(self, event: UtterancePartial) -> list[Envelope]:
-        known = self._segments.get(event.utterance)
-        if known is not None and known.final:
+        if self._finished(event.utterance):
             self.late_partials += 1
-            logger.debug("discarding late partial for %s", known.segment_id)
+            logger.debug("discarding late partial for utterance %d", event.utterance)
             return []
         state = self._segment(event.utterance)
         segment = PartialSegment(
@@ -108,13 +125,13 @@ class PartialFinalAggregator:
         return [envelope]
 
     def on_final(self, event: UtteranceFinal) -> list[Envelope]:
-        known = self._segments.get(event.utterance)
-        if known is not None and known.final:
+        if self._finished(event.utterance):
             self.duplicate_finals += 1
-            logger.warning("discarding second FINALIZED for %s", known.segment_id)
+            logger.warning("discarding second FINALIZED for utterance %d", event.utterance)
             return []
         state = self._segment(event.utterance)
         state.final = True
+        self._forget_old(event.utterance)
         start = event.start
         if start < self._last_final_start:
             logger.warning(
@@ -150,17 +167,6 @@ class PartialFinalAggregator:
             self._live = None
         if event.text:
             self._recent.append({"segment_id": state.segment_id, **segment.model_dump(mode="json")})
-            self.finals.append(
-                Segment(
-                    len(self.finals),
-                    start,
-                    end,
-                    event.text,
-                    event.words,
-                    self._speaker,
-                    event.avg_logprob,
-                )
-            )
         return [envelope]
 
     def snapshot(self) -> SnapshotPayload:
