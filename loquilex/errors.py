@@ -14,6 +14,7 @@ __all__ = [
     "AudioDecodeError",
     "AudioFormatError",
     "AudioSourceError",
+    "CliError",
     "ConfigError",
     "DeviceBusyError",
     "DevsetError",
@@ -126,3 +127,8 @@ class TranscriptFormatError(LoquiLexError):
 
 class DevsetError(LoquiLexError):
     """A dev-set source could not be fetched or did not match its checksum."""
+
+
+class CliError(Exception):
+    """A command-line usage problem found after parsing; printed as one line, exit status 2.
+    (Not a LoquiLexError: those are failures, exit status 1.)"""

@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from loquilex.config import Layer, Settings, load_settings
+from loquilex.errors import CliError
 from loquilex.models import ModelStore
 
 __all__ = ["CliError", "Context", "build_context"]
-
-
-class CliError(Exception):
-    """A usage problem found after parsing; printed as one line, exit status 2."""
 
 
 @dataclass(slots=True)
