@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 import websockets
 
+from loquilex.bench._served import free_port
 from loquilex.config import load_settings
 from loquilex.protocol import (
     Envelope,
@@ -30,7 +31,7 @@ from loquilex.server import create_app
 from loquilex.server._runner import _listen
 from loquilex.session import Subscriber
 from tests.protocol_checks import check_stream
-from tests.server_harness import Received, collect, free_port
+from tests.server_harness import Received, collect
 
 
 def _partial(emitter: EventEmitter, seg: int, text: str) -> Envelope:
