@@ -21,6 +21,7 @@ import websockets
 
 from loquilex.audio import SAMPLE_RATE
 from loquilex.bench._served import served
+from loquilex.bench._soak import rss_summary
 
 __all__ = ["run_server_soak"]
 
@@ -121,19 +122,12 @@ async def _soak(
                 next_sample += 30
             await asyncio.sleep(every_s)
     long_finals = await long_task
-    rss = [s["rss_mb"] for s in samples]
-    settled = rss[min(2, len(rss) - 1) :]
     return {
         "long_session_audio_min": round(minutes, 1),
         "speed": speed,
         "long_session_finals": long_finals,
         **churn,
-        "rss_mb_first": rss[0],
-        "rss_mb_after_warmup": settled[0],
-        "rss_mb_last": rss[-1],
-        "rss_mb_max": max(rss),
-        "rss_growth_after_warmup_mb": round(rss[-1] - settled[0], 1),
-        "rss_spread_after_warmup_mb": round(max(settled) - min(settled), 1),
+        **rss_summary([s["rss_mb"] for s in samples], "warmup"),
         "max_sessions_in_memory": max(s["in_memory"] for s in samples),
         "samples": samples,
     }

@@ -14,9 +14,23 @@ import psutil
 from loquilex.asr import StreamConfig, StreamingASR, UtteranceFinal, WhisperEngine
 from loquilex.audio import SAMPLE_RATE
 
-__all__ = ["run_soak"]
+__all__ = ["rss_summary", "run_soak"]
 
 _CHUNK = SAMPLE_RATE // 50  # 20 ms, as a live source delivers it
+
+
+def rss_summary(rss: list[float], warmup: str) -> dict[str, float]:
+    """First, settled, last and peak RSS of a run sampled at regular intervals; "settled" is
+    the third sample, after the allocator's warm-up (``warmup`` names that point in keys)."""
+    settled = rss[min(2, len(rss) - 1) :]
+    return {
+        "rss_mb_first": rss[0],
+        f"rss_mb_after_{warmup}": settled[0],
+        "rss_mb_last": rss[-1],
+        "rss_mb_max": max(rss),
+        f"rss_growth_after_{warmup}_mb": round(rss[-1] - settled[0], 1),
+        f"rss_spread_after_{warmup}_mb": round(max(settled) - min(settled), 1),
+    }
 
 
 def run_soak(
@@ -54,16 +68,10 @@ def run_soak(
                 break
     asr.end()
     finals += sum(isinstance(e, UtteranceFinal) for e in asr.process())
-    rss = [s["rss_mb"] for s in samples]
-    settled = rss[min(2, len(rss) - 1) :]  # after the first minutes' allocator warm-up
     return {
         "audio_minutes": round(fed / SAMPLE_RATE / 60, 2),
         "finals": finals,
-        "rss_mb_first": rss[0],
-        "rss_mb_after_2_min": settled[0],
-        "rss_mb_last": rss[-1],
-        "rss_mb_max": max(rss),
-        "rss_growth_after_2_min_mb": round(rss[-1] - settled[0], 1),
+        **rss_summary([s["rss_mb"] for s in samples], "2_min"),
         "max_decode_window_s": round(asr.stats.max_window_s, 2),
         "max_buffered_s": max(s["buffered_s"] for s in samples),
         "cpu_s_per_audio_s": round((time.process_time() - cpu0) / (fed / SAMPLE_RATE), 4),
