@@ -250,6 +250,8 @@ class Connection:
 
     # -- incoming -----------------------------------------------------------------------------
     async def handle_text(self, text: str) -> None:
+        # Characters, not encoded bytes: equal for the ASCII that audio chunks are, and no
+        # re-encoding of every frame; the transport's own limit bounds the rest.
         if len(text) > self.settings.server.max_frame_bytes:
             self._too_big()
             return
