@@ -31,6 +31,7 @@ __all__ = [
     "SessionLimitError",
     "SessionNotFoundError",
     "TranscriptFormatError",
+    "TranslationError",
     "UnsupportedError",
 ]
 
@@ -61,6 +62,10 @@ class ModelNotFoundError(ModelError):
 
 class ModelInstallError(ModelError):
     """Installing or assembling a model failed."""
+
+
+class TranslationError(LoquiLexError):
+    """A translation model failed to load or to translate."""
 
 
 class SessionError(LoquiLexError):

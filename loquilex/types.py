@@ -29,3 +29,5 @@ class Segment:
     speaker_id: str | None = None
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
+    #: The segment in the transcript's ``translation_lang`` (None when not translated).
+    translation: str | None = None

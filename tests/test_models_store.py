@@ -149,9 +149,16 @@ def test_cli_models_list_and_set_default(cli: CliRunner) -> None:
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].split() == ["ID", "LANGUAGES", "SIZE", "INSTALLED", "DEFAULT"]
-    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    blank = lines.index("")
+    rows = {line.split()[0]: line.split() for line in lines[1:blank]}
     assert rows["tiny.en"][-2:] == ["yes", "*"]
     assert rows["base"][-1] == "no" and rows["small"][-1] == "no"
+    # Translation models follow, with their licences; nothing is installed by default.
+    assert lines[blank + 1].split()[0] == "TRANSLATION"
+    mt_rows = {line.split()[0]: line for line in lines[blank + 2 :]}
+    assert set(mt_rows) == {"opus-mt-en-zh", "m2m100_418M", "nllb-200-distilled-600M"}
+    assert "(non-commercial only)" in mt_rows["nllb-200-distilled-600M"]
+    assert all(line.rstrip().endswith("no") for line in mt_rows.values())
 
     refused = cli("models", "set-default", "base")
     assert refused.returncode == 1
@@ -159,7 +166,8 @@ def test_cli_models_list_and_set_default(cli: CliRunner) -> None:
 
     bundled = ModelStore(Path("/nonexistent")).resolve("tiny.en")
     assert cli("models", "set-default", str(bundled)).returncode == 0
-    rows2 = [line.split() for line in cli("models", "list").stdout.splitlines()[1:]]
+    listed2 = cli("models", "list").stdout.splitlines()
+    rows2 = [line.split() for line in listed2[1 : listed2.index("")]]
     assert rows2[0][-1] == "yes"  # tiny.en no longer marked default
     assert rows2[-1][0] == str(bundled.resolve()) and rows2[-1][-1] == "*"
 

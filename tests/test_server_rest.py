@@ -93,7 +93,7 @@ def test_unknown_session_is_404_and_a_malformed_id_is_422(
         ({"sample_rate": 100}, 422, "sample_rate"),
         ({"bogus": 1}, 422, "bogus"),
         ({"mode": "subprocess", "source": "push"}, 422, "subprocess"),
-        ({"translate": True}, 422, "translation"),
+        ({"translate": True}, 422, "models install opus-mt-en-zh"),
         ({"model": "gigantic"}, 422, "unknown model"),
         ({"source": "file", "path": "/no/such.wav"}, 422, "no audio file"),
         ({"source": "mic"}, 422, "microphone"),

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from loquilex.cli._common import Context
+from loquilex.cli._common import CliError, Context
 from loquilex.export import FORMATS, Transcript, render
 
 __all__ = ["register"]
@@ -18,11 +18,19 @@ def register(sub: Any) -> None:
     p.add_argument("transcript", type=Path, help="a JSON transcript (transcribe -f json)")
     p.add_argument("-f", "--format", choices=sorted(FORMATS), required=True)
     p.add_argument("-o", "--output", type=Path)
+    p.add_argument(
+        "--bilingual",
+        action="store_true",
+        help="add each segment's translation (a line under each cue; TXT: tab-separated)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    text = render(Transcript.load(args.transcript), args.format)
+    transcript = Transcript.load(args.transcript)
+    if args.bilingual and not transcript.bilingual:
+        raise CliError(f"{args.transcript} has no translations (transcribe it with --translate)")
+    text = render(transcript, args.format, bilingual=args.bilingual)
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -11,22 +11,28 @@ import asyncio
 import signal
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+
+from pydantic import BaseModel
 
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
 from loquilex.audio import AudioSource, FileSource, MicSource
 from loquilex.cli._common import Context
+from loquilex.errors import CliError
 from loquilex.models import load_configured
+from loquilex.mt import CadenceSettings, MTStore, open_translator
 from loquilex.protocol import (
     Envelope,
     EventEmitter,
+    EventType,
     SessionEndedPayload,
     SessionStartedPayload,
     StatusPayload,
 )
-from loquilex.session import CaptionPipeline
+from loquilex.session import CaptionPipeline, Translations
 
 __all__ = ["register"]
 
@@ -38,6 +44,10 @@ def register(sub: Any) -> None:
     p.add_argument("--input", default="mic", help="'mic' (default) or an audio file")
     p.add_argument("--fast", action="store_true", help="replay a file as fast as possible")
     p.add_argument("--jsonl", action="store_true", help="one event envelope per line on stdout")
+    p.add_argument(
+        "--translate", metavar="LANG", help="translate captions live into LANG (e.g. zh)"
+    )
+    p.add_argument("--mt-model", help="translation model id (default: mt.model or the installed)")
     p.set_defaults(handler=run)
 
 
@@ -61,6 +71,11 @@ class _TerminalView:
                 self._partial = False
             if text:
                 self.out.write(f"[{envelope.payload['segment']['start']:7.2f}] {text}\n")
+        elif envelope.type == "TRANSLATION" and envelope.payload["final"]:
+            if self._partial:
+                self.out.write("\r\x1b[2K")
+                self._partial = False
+            self.out.write(f"{'':9s} {envelope.payload['text']}\n")
         elif envelope.type == "ERROR":
             print(f"error: {envelope.payload['message']}", file=sys.stderr)
         self.out.flush()
@@ -86,7 +101,18 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.settings.stream
     engine = WhisperEngine(model, asr_cfg.language)
     emitter = EventEmitter()
-    sink = _jsonl(sys.stdout) if args.jsonl else _TerminalView(sys.stdout)
+    out = _jsonl(sys.stdout) if args.jsonl else _TerminalView(sys.stdout)
+    translations = await _translations(args, ctx)
+
+    def sink(envelope: Envelope) -> None:
+        out(envelope)
+        if translations is not None:
+            translations.observe(envelope)
+
+    if translations is not None:
+        translations.bind(
+            lambda type, payload, segment_id: _emit(sink, emitter, type, payload, segment_id)
+        )
     session_id = str(uuid.uuid4())
     sink(
         emitter.emit(
@@ -97,6 +123,9 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
                     "model": asr_cfg.model or ctx.store.get_default(),
                     "input": args.input,
                     "fast": args.fast,
+                    "translate": args.translate is not None,
+                    "target_lang": args.translate,
+                    "mt_model": translations.translator.name if translations else None,
                     "stream": ctx.settings.stream.model_dump(),
                 },
             ),
@@ -114,6 +143,8 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
         name=session_id,
     )
     loop = asyncio.get_running_loop()
+    if translations is not None:
+        translations.start(loop)
     stopping: list[str] = []
 
     def stop(signame: str) -> None:
@@ -125,18 +156,55 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")
     try:
         await pipeline.run()
+        if translations is not None:
+            await translations.drain()  # every final's translation before SESSION_ENDED
     finally:
         for signum in (signal.SIGUSR1, signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         scheduler.close()
+        if translations is not None:
+            translations.close()
     if stopping:
         sink(
             emitter.emit(
                 "STATUS", StatusPayload(stage="stopping", message=f"stopped by {stopping[0]}")
             )
         )
-    sink(emitter.emit("SESSION_ENDED", SessionEndedPayload(stats=pipeline.stats())))
+    stats = pipeline.stats() | (translations.stats() if translations is not None else {})
+    sink(emitter.emit("SESSION_ENDED", SessionEndedPayload(stats=stats)))
     return 0
+
+
+def _emit(
+    sink: Callable[[Envelope], None],
+    emitter: EventEmitter,
+    type: EventType,
+    payload: BaseModel,
+    segment_id: str | None,
+) -> Envelope:
+    envelope = emitter.emit(type, payload, segment_id=segment_id)
+    sink(envelope)
+    return envelope
+
+
+async def _translations(args: argparse.Namespace, ctx: Context) -> Translations | None:
+    """The live translation asked for with --translate; a clear error if it cannot be."""
+    if args.translate is None:
+        return None
+    mt = ctx.settings.mt
+    translator = await asyncio.to_thread(
+        open_translator, MTStore(ctx.settings.data_dir), mt, args.mt_model
+    )
+    if args.translate not in translator.languages():
+        raise CliError(
+            f"translation model {translator.name} does not translate into {args.translate!r}; "
+            f"it offers {', '.join(translator.languages()) or 'none'}"
+        )
+    return Translations(
+        translator,
+        args.translate,
+        cadence=CadenceSettings(mt.min_new_words, mt.debounce_s, mt.pause_s),
+    )
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

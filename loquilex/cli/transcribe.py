@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
 from loquilex.asr import transcribe_array
 from loquilex.audio import decode_file, duration_of
-from loquilex.cli._common import Context
-from loquilex.export import FORMATS, render
+from loquilex.cli._common import CliError, Context
+from loquilex.export import FORMATS, Transcript, render
 from loquilex.models import load_whisper
+from loquilex.mt import MTStore, open_translator
 
 __all__ = ["register"]
 
@@ -27,6 +29,11 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="model id or directory (default: the configured default)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"])
     p.add_argument("--beam", type=int, help="beam size (default from settings: 5)")
+    p.add_argument("--translate", metavar="LANG", help="also translate every segment into LANG")
+    p.add_argument("--mt-model", help="translation model id (default: mt.model or the installed)")
+    p.add_argument(
+        "--bilingual", action="store_true", help="with --translate: both languages in VTT/SRT/TXT"
+    )
     p.set_defaults(handler=run)
 
 
@@ -66,9 +73,34 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     if progress is not None:
         progress.close()
-    text = render(transcript, args.format)
+    if args.translate:
+        transcript = translate_transcript(ctx, transcript, args.translate, args.mt_model)
+    text = render(transcript, args.format, bilingual=args.bilingual and bool(args.translate))
     if args.output is None:
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")
     return 0
+
+
+def translate_transcript(
+    ctx: Context, transcript: Transcript, lang: str, model_id: str | None
+) -> Transcript:
+    """Every segment of ``transcript`` with its translation into ``lang``."""
+    translator = open_translator(MTStore(ctx.settings.data_dir), ctx.settings.mt, model_id)
+    if lang not in translator.languages():
+        raise CliError(
+            f"translation model {translator.name} does not translate into {lang!r}; "
+            f"it offers {', '.join(translator.languages()) or 'none'}"
+        )
+    segments = list(transcript.segments)
+    texts: list[str] = []
+    for start in range(0, len(segments), 16):
+        texts += translator.translate([s.text.strip() for s in segments[start : start + 16]], lang)
+    return dataclasses.replace(
+        transcript,
+        segments=tuple(
+            dataclasses.replace(s, translation=t) for s, t in zip(segments, texts, strict=True)
+        ),
+        translation_lang=lang,
+    )

@@ -3,6 +3,7 @@
 from loquilex.config._settings import (
     AsrSettings,
     Layer,
+    MTSettings,
     ServerSettings,
     Settings,
     load_settings,
@@ -13,6 +14,7 @@ __all__ = [
     "AsrSettings",
     "EouReason",
     "Layer",
+    "MTSettings",
     "ServerSettings",
     "Settings",
     "StreamConfig",

@@ -23,6 +23,7 @@ from loquilex.errors import ConfigError
 __all__ = [
     "AsrSettings",
     "Layer",
+    "MTSettings",
     "ServerSettings",
     "Settings",
     "load_settings",
@@ -143,6 +144,39 @@ class ServerSettings(BaseModel):
         return self.auth_token.get_secret_value() if self.auth_token else None
 
 
+class MTSettings(BaseModel):
+    """Machine translation (SPEC §7). Nothing is downloaded unless `models install` is run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Installed translation model id (default: opus-mt-en-zh if installed, "
+        "else the first installed).",
+    )
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int = Field(
+        default=1, ge=1, le=16, description="Threads per translation; the ASR keeps the rest."
+    )
+    min_new_words: int = Field(
+        default=3, ge=1, le=50, description="New words before a partial is translated again."
+    )
+    debounce_s: float = Field(
+        default=0.5, ge=0, le=10, description="Least time between two partial translations."
+    )
+    pause_s: float = Field(
+        default=0.8, gt=0, le=10, description="A partial unchanged this long is translated."
+    )
+    chat_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint (a local llama.cpp or Ollama server) to "
+        "translate with instead of a local model; off unless set.",
+    )
+    chat_model: str = Field(default="", description="Model name sent to chat_url.")
+    chat_api_key: SecretStr | None = Field(default=None, description="Bearer key for chat_url.")
+
+
 class Settings(BaseSettings):
     """Effective process settings. Per-session settings are passed to constructors, never here."""
 
@@ -157,6 +191,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = Field(default_factory=AsrSettings)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    mt: MTSettings = Field(default_factory=MTSettings)
 
 
 class Layer(enum.StrEnum):

@@ -3,6 +3,11 @@
 Cues follow common broadcast rules: at most two lines of at most 42 characters and at most
 7 seconds on screen. Long segments are split at word boundaries using word timestamps;
 segments without words get times shared out by character count.
+
+Bilingual output (a transcript whose segments carry translations) puts the translation on a
+line of its own under the English of each cue; when a segment takes several cues, its
+translation is shared out over them in proportion to their English, cut after punctuation
+where one is near. TXT puts the two side by side, separated by a tab.
 """
 
 from __future__ import annotations
@@ -60,24 +65,57 @@ def _words_of(segment: Segment) -> list[Word]:
     return out
 
 
-def split_cues(segments: Sequence[Segment]) -> list[Cue]:
-    """Segments → cues that respect the line, line-count and duration limits."""
+def split_cues(segments: Sequence[Segment], *, bilingual: bool = False) -> list[Cue]:
+    """Segments → cues that respect the line, line-count and duration limits (plus, when
+    ``bilingual``, each cue's share of its segment's translation as a last line)."""
     cues: list[Cue] = []
     for segment in segments:
         words = _words_of(segment)
+        groups: list[list[Word]] = []
         group: list[Word] = []
         for word in words:
             trial = [*group, word]
             fits = len(_wrap([w.w for w in trial])) <= MAX_LINES
             short = word.t1 - trial[0].t0 <= MAX_CUE_S
             if group and not (fits and short):
-                cues.append(_cue(group))
+                groups.append(group)
                 group = [word]
             else:
                 group = trial
         if group:
-            cues.append(_cue(group))
+            groups.append(group)
+        shares: list[str] = [""] * len(groups)
+        if bilingual and segment.translation and groups:
+            shares = share_out(segment.translation, [sum(len(w.w) for w in g) for g in groups])
+        for part, share in zip(groups, shares, strict=True):
+            cue = _cue(part)
+            cues.append(Cue(cue.start, cue.end, (*cue.lines, share)) if share else cue)
     return cues
+
+
+_BREAKS = "，。？！；：,.?!;:"
+
+
+def share_out(text: str, weights: Sequence[int]) -> list[str]:
+    """Cut ``text`` into ``len(weights)`` pieces in proportion to ``weights``, each cut moved
+    to just after a punctuation mark when one is within a few characters."""
+    total = sum(weights) or 1
+    pieces, start, acc = [], 0, 0
+    for index, weight in enumerate(weights):
+        acc += weight
+        if index == len(weights) - 1:
+            pieces.append(text[start:])
+            break
+        cut = round(len(text) * acc / total)
+        near = [
+            i + 1 for i in range(max(start, cut - 4), min(len(text), cut + 4)) if text[i] in _BREAKS
+        ]
+        if near:
+            cut = min(near, key=lambda i: abs(i - cut))
+        cut = max(cut, start)
+        pieces.append(text[start:cut])
+        start = cut
+    return [piece.strip() for piece in pieces]
 
 
 def _cue(group: list[Word]) -> Cue:
@@ -103,35 +141,41 @@ def _srt_clean(text: str) -> str:
     return text.replace("-->", "->")
 
 
-def to_vtt(transcript: Transcript) -> str:
+def to_vtt(transcript: Transcript, *, bilingual: bool = False) -> str:
     blocks = ["WEBVTT\n"]
-    for index, cue in enumerate(split_cues(transcript.segments), start=1):
+    for index, cue in enumerate(split_cues(transcript.segments, bilingual=bilingual), start=1):
         timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
         text = "\n".join(_vtt_escape(line) for line in cue.lines)
         blocks.append(f"{index}\n{timing}\n{text}\n")
     return "\n".join(blocks)
 
 
-def to_srt(transcript: Transcript) -> str:
+def to_srt(transcript: Transcript, *, bilingual: bool = False) -> str:
     blocks = []
-    for index, cue in enumerate(split_cues(transcript.segments), start=1):
+    for index, cue in enumerate(split_cues(transcript.segments, bilingual=bilingual), start=1):
         timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
         text = "\n".join(_srt_clean(line) for line in cue.lines)
         blocks.append(f"{index}\n{timing}\n{text}\n")
     return "\n".join(blocks)
 
 
-def to_txt(transcript: Transcript) -> str:
-    lines = [" ".join(s.text.split()) for s in transcript.segments]
+def to_txt(transcript: Transcript, *, bilingual: bool = False) -> str:
+    lines = []
+    for segment in transcript.segments:
+        line = " ".join(segment.text.split())
+        if line and bilingual:
+            line = f"{line}\t{segment.translation or ''}".rstrip("\t")
+        lines.append(line)
     text = "\n".join(line for line in lines if line)
     return text + "\n" if text else ""
 
 
-def to_json(transcript: Transcript) -> str:
+def to_json(transcript: Transcript, *, bilingual: bool = False) -> str:
+    # The JSON always carries every segment's translation, if there is one.
     return transcript.to_json()
 
 
-FORMATS: dict[str, Callable[[Transcript], str]] = {
+FORMATS: dict[str, Callable[..., str]] = {
     "txt": to_txt,
     "json": to_json,
     "vtt": to_vtt,
@@ -139,8 +183,10 @@ FORMATS: dict[str, Callable[[Transcript], str]] = {
 }
 
 
-def render(transcript: Transcript, fmt: str) -> str:
+def render(transcript: Transcript, fmt: str, *, bilingual: bool = False) -> str:
+    """``fmt`` text of ``transcript``; ``bilingual`` adds each segment's translation."""
     try:
-        return FORMATS[fmt](transcript)
+        writer = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}") from None
+    return writer(transcript, bilingual=bilingual)

@@ -15,6 +15,13 @@ __all__ = ["Segment", "Transcript", "TranscriptFormatError", "Word"]
 SCHEMA_VERSION = 1
 
 
+def _segment_dict(segment: Segment) -> dict[str, Any]:
+    out = asdict(segment)
+    if out["translation"] is None:
+        del out["translation"]
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Transcript:
     """Everything we know about a transcription; JSON round-trips it exactly."""
@@ -24,6 +31,12 @@ class Transcript:
     language: str = "en"
     duration: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The language of the segments' ``translation`` (None: not translated).
+    translation_lang: str | None = None
+
+    @property
+    def bilingual(self) -> bool:
+        return self.translation_lang is not None and any(s.translation for s in self.segments)
 
     @property
     def text(self) -> str:
@@ -35,7 +48,8 @@ class Transcript:
             "model": self.model,
             "language": self.language,
             "duration": self.duration,
-            "segments": [asdict(s) for s in self.segments],
+            "segments": [_segment_dict(s) for s in self.segments],
+            **({"translation_lang": self.translation_lang} if self.translation_lang else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -58,6 +72,7 @@ class Transcript:
                     speaker_id=s.get("speaker_id"),
                     avg_logprob=s.get("avg_logprob"),
                     no_speech_prob=s.get("no_speech_prob"),
+                    translation=s.get("translation"),
                 )
                 for s in data["segments"]
             )
@@ -67,6 +82,7 @@ class Transcript:
                 language=str(data.get("language", "en")),
                 duration=float(data.get("duration", 0.0)),
                 extra=dict(data.get("extra", {})),
+                translation_lang=data.get("translation_lang"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TranscriptFormatError(f"not a LoquiLex transcript: {exc!r}") from exc
@@ -76,11 +92,20 @@ class Transcript:
         """A live session's ``transcript.jsonl``: a header line, then one final per line."""
         header = json.loads(lines[0])
         segments: list[dict[str, Any]] = []
+        by_id: dict[str, dict[str, Any]] = {}
+        translation_lang = None
         for line in lines[1:]:
             if not line.strip():
                 continue
             seg = json.loads(line)
+            if seg.get("kind") == "translation":
+                target = by_id.get(seg.get("segment_id", ""))
+                if target is not None:
+                    target["translation"] = seg["text"]
+                    translation_lang = seg.get("lang")
+                continue
             segments.append({**seg, "id": len(segments)})
+            by_id[seg.get("segment_id", "")] = segments[-1]
         duration = max((float(s["end"]) for s in segments), default=0.0)
         return cls.from_dict(
             {
@@ -89,6 +114,7 @@ class Transcript:
                 "duration": duration,
                 "segments": segments,
                 "extra": {"session_id": header.get("session_id")},
+                "translation_lang": translation_lang,
             }
         )
 

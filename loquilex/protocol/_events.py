@@ -129,12 +129,17 @@ class TranslationPayload(_Open):
     lang: str
     text: str
     final: bool
+    source_text: str | None = None
+    model: str | None = None
+    latency_ms: int | None = Field(default=None, ge=0)
 
 
 class SnapshotPayload(_Open):
     recent_finals: list[dict[str, Any]]
     live_partial: dict[str, Any] | None
     last_event_id: int = Field(ge=0)
+    #: The latest TRANSLATION payload of each recent final and of the live partial.
+    translations: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class SpeakerTurn(_Open):

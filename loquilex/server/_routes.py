@@ -11,6 +11,7 @@ from loquilex import __version__
 from loquilex.errors import NotFoundError
 from loquilex.export import FORMATS, render
 from loquilex.models import CATALOG
+from loquilex.mt import CHAT_MODEL_ID, LANGUAGE_NAMES, MT_CATALOG
 from loquilex.protocol import event_schema
 from loquilex.server._deps import ManagerDep
 from loquilex.session import SESSION_ID_PATTERN, SessionConfig
@@ -159,14 +160,19 @@ async def get_transcript(
     session_id: SessionId,
     manager: ManagerDep,
     format: Literal["txt", "json", "vtt", "srt"] = Query(default="json"),
+    bilingual: bool = Query(
+        default=False, description="Add each segment's translation (VTT/SRT/TXT)."
+    ),
 ) -> Response:
-    """The finals so far, also after the session ended or the server restarted."""
+    """The finals so far (with their translations in JSON), also after the session ended or
+    the server restarted."""
     transcript = await manager.transcript(session_id)
-    body = render(transcript, format)
+    body = render(transcript, format, bilingual=bilingual)
+    name = f"{session_id}{'.bilingual' if bilingual else ''}.{format}"
     return PlainTextResponse(
         body,
         media_type=_MEDIA[format] + "; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{session_id}.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -186,14 +192,67 @@ async def asr_models(manager: ManagerDep) -> list[dict[str, Any]]:
 
 
 @models_router.get("/models/mt")
-async def mt_models() -> list[dict[str, Any]]:
-    """Translation models installed here (none ship with LoquiLex yet)."""
-    return []
+async def mt_models(manager: ManagerDep) -> list[dict[str, Any]]:
+    """Translation models: the catalogue and what is installed here (nothing ships with
+    LoquiLex; `loquilex models install ID` or `models import DIR` adds one)."""
+    installed = {m.id: m for m in await manager.run_blocking(manager.mt_store.installed)}
+    rows: list[dict[str, Any]] = []
+    for spec in MT_CATALOG.values():
+        model = installed.pop(spec.id, None)
+        rows.append(
+            {
+                "id": spec.id,
+                "family": spec.family,
+                "license": spec.license,
+                "commercial": spec.commercial,
+                "params_m": spec.params_m,
+                "recommended": spec.recommended,
+                "installed": model is not None,
+                "languages": list(model.languages) if model else [],
+                "install": f"loquilex models install {spec.id}",
+            }
+        )
+    for model in installed.values():
+        rows.append(
+            {
+                "id": model.id,
+                "family": model.family,
+                "backend": model.backend,
+                "license": model.license,
+                "commercial": model.commercial,
+                "installed": True,
+                "languages": list(model.languages),
+            }
+        )
+    if manager.settings.mt.chat_url:
+        rows.append(
+            {
+                "id": CHAT_MODEL_ID,
+                "family": "chat",
+                "installed": True,
+                "languages": list(LANGUAGE_NAMES),
+            }
+        )
+    return rows
 
 
 @models_router.get("/languages/mt/{model_id}", responses={404: {"description": "Unknown model"}})
-async def mt_languages(model_id: str) -> dict[str, Any]:
-    raise NotFoundError(f"no translation model {model_id!r} is installed")
+async def mt_languages(
+    model_id: Annotated[str, Path(max_length=100)], manager: ManagerDep
+) -> dict[str, Any]:
+    """The target languages an installed translation model offers."""
+    if model_id == CHAT_MODEL_ID and manager.settings.mt.chat_url:
+        codes = list(LANGUAGE_NAMES)
+    else:
+        installed = {m.id: m for m in await manager.run_blocking(manager.mt_store.installed)}
+        if model_id not in installed:
+            raise NotFoundError(f"no translation model {model_id!r} is installed")
+        codes = list(installed[model_id].languages)
+    return {
+        "model": model_id,
+        "source": "en",
+        "languages": [{"code": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes],
+    }
 
 
 @health_router.get("/healthz")

@@ -12,6 +12,7 @@ from loquilex.session._manager import SessionManager
 from loquilex.session._pipeline import CaptionPipeline, EventSink
 from loquilex.session._streaming import StreamingSession
 from loquilex.session._subprocess import SubprocessSession
+from loquilex.session._translation import Translations
 
 __all__ = [
     "DROP_ORDER",
@@ -27,5 +28,6 @@ __all__ = [
     "StreamingSession",
     "SubprocessSession",
     "Subscriber",
+    "Translations",
     "is_session_id",
 ]

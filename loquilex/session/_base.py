@@ -147,6 +147,11 @@ class SessionBase:
         """Every broadcast event passes here: to the transcript if final, then to the log."""
         if envelope.type == "FINALIZED" and envelope.payload["segment"]["text"]:
             self.transcript.append(envelope.segment_id or "", envelope.payload["segment"])
+        elif envelope.type == "TRANSLATION" and envelope.payload["final"]:
+            payload = envelope.payload
+            self.transcript.append_translation(
+                payload["source_segment_id"], payload["lang"], payload["text"]
+            )
         self.log.publish(envelope)
 
     def status(self, stage: str, message: str) -> None:

@@ -59,8 +59,16 @@ class SessionConfig(BaseModel):
         default=True, description="Replay a file at real time (else as fast as possible)."
     )
     mode: Literal["streaming", "subprocess"] = "streaming"
-    translate: bool = False
-    target_lang: str = Field(default="zh", max_length=16)
+    translate: bool = Field(default=False, description="Translate captions live (SPEC §7).")
+    target_lang: str = Field(
+        default="zh", max_length=16, description="Target language (see /languages/mt/{id})."
+    )
+    mt_model: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Installed translation model id, or 'chat' for the configured endpoint "
+        "(default: mt.model, else opus-mt-en-zh if installed).",
+    )
     sample_rate: int = Field(default=16000, ge=8000, le=192000)
     channels: int = Field(default=1, ge=1, le=8)
     audio_format: Literal["pcm_s16le", "f32le"] = "pcm_s16le"

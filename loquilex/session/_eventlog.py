@@ -1,12 +1,12 @@
 """Per-session event log: replay buffer for resume, and one bounded queue per subscriber.
 
 Backpressure (SPEC §2.5): each subscriber has a bounded queue. When it is full the oldest
-PARTIAL goes first, then the oldest SEMANTIC_UPDATE; FINALIZED, TRANSLATION, ERROR and
-lifecycle events are never dropped. The subscriber learns of drops from one BUFFER_OVERFLOW
-error per overflow episode, queued when the first drop happens and kept up to date until it
-is sent. A subscriber whose queue fills with events that may not be dropped (it has stopped
-reading altogether) is disconnected at a hard limit, so memory stays bounded; it can come
-back with RESUME_SESSION and the replay log.
+PARTIAL goes first, then the oldest partial TRANSLATION, then the oldest SEMANTIC_UPDATE;
+FINALIZED, final TRANSLATION, ERROR and lifecycle events are never dropped. The subscriber
+learns of drops from one BUFFER_OVERFLOW error per overflow episode, queued when the first
+drop happens and kept up to date until it is sent. A subscriber whose queue fills with
+events that may not be dropped (it has stopped reading altogether) is disconnected at a hard
+limit, so memory stays bounded; it can come back with RESUME_SESSION and the replay log.
 
 Private events (a subscriber's SNAPSHOT, PONG, its errors) take ids from the stream's
 counter too, so ids stay unique and increasing for every receiver; another subscriber sees
@@ -28,8 +28,16 @@ __all__ = ["DROP_ORDER", "EventLog", "Subscriber"]
 
 logger = logging.getLogger(__name__)
 
-#: Event types a slow subscriber may lose, in the order they are given up.
-DROP_ORDER = ("PARTIAL", "SEMANTIC_UPDATE")
+#: Event types a slow subscriber may lose, in the order they are given up (a TRANSLATION
+#: only while it is a partial one).
+DROP_ORDER = ("PARTIAL", "TRANSLATION", "SEMANTIC_UPDATE")
+
+
+def droppable(envelope: Envelope) -> bool:
+    if envelope.type == "TRANSLATION":
+        return not envelope.payload.get("final", True)
+    return envelope.type in DROP_ORDER
+
 
 #: Builds the BUFFER_OVERFLOW error for (dropped_count, dropped_types, reuse this id or None).
 NoticeFactory = Callable[[int, dict[str, int], int | None], Envelope]
@@ -61,7 +69,7 @@ class Subscriber:
         if len(self._queue) >= self.capacity:
             dropped = self._drop_oldest()
             if dropped is None:
-                if envelope.type in DROP_ORDER:
+                if droppable(envelope):
                     self._record_drop(envelope.type)
                     return
                 if len(self._queue) >= self.hard_limit:
@@ -79,7 +87,7 @@ class Subscriber:
     def _drop_oldest(self) -> str | None:
         for kind in DROP_ORDER:
             for index, queued in enumerate(self._queue):
-                if queued.type == kind:
+                if queued.type == kind and droppable(queued):
                     del self._queue[index]
                     return kind
         return None

@@ -25,11 +25,13 @@ from loquilex.errors import (
 )
 from loquilex.export import Transcript
 from loquilex.models import CATALOG, ModelStore, forget_model, load_configured
+from loquilex.mt import CadenceSettings, MTStore, Translator, open_translator
 from loquilex.session._base import Session
 from loquilex.session._config import SessionConfig, is_session_id
 from loquilex.session._streaming import StreamingSession
 from loquilex.session._subprocess import SubprocessSession
 from loquilex.session._transcript import transcript_path
+from loquilex.session._translation import Translations
 
 __all__ = ["SessionManager"]
 
@@ -58,6 +60,8 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.mt_store = MTStore(settings.data_dir)
+        self._translators: dict[str, Translator] = {}
         self._reaper: asyncio.Task[None] | None = None
         self.default_model = settings.asr.model or self.store.get_default()
 
@@ -126,11 +130,8 @@ class SessionManager:
     async def create(self, config: SessionConfig, *, client: str | None = None) -> Session:
         """Create and start a session asked for over the API. With ``client`` (the address
         of a `/stream` connection) that client becomes its sender, within its stream limit."""
-        if config.translate:
-            raise UnsupportedError(
-                "translation is not available in this installation (no MT model is installed)"
-            )
         model = self._api_model(config.model)
+        translations = await self.translations(config)
         if config.source == "file":
             path = await self.run_blocking(self._api_file, config.path)
             config = config.model_copy(update={"path": path})
@@ -145,7 +146,7 @@ class SessionManager:
                 self._check_stream_limit(client, active)
             if config.source == "mic" and any(s.config.source == "mic" for s in active):
                 raise DeviceBusyError("the microphone is already used by another session")
-            session = await self._build(config, model)
+            session = await self._build(config, model, translations)
             self._sessions[session.id] = session
         try:
             await session.start()
@@ -155,7 +156,9 @@ class SessionManager:
         logger.info("session %s started (%s, %s)", session.id, session.kind, config.source)
         return session
 
-    async def _build(self, config: SessionConfig, model: str | None) -> Session:
+    async def _build(
+        self, config: SessionConfig, model: str | None, translations: Translations | None
+    ) -> Session:
         server = self.settings.server
         stream_config, overrides = self._stream_config(config)
         common: dict[str, Any] = {
@@ -178,7 +181,38 @@ class SessionManager:
             stream_config=stream_config,
             model_id=model_id,
             max_backlog_s=server.max_backlog_s,
+            translations=translations,
             **common,
+        )
+
+    # -- translation -------------------------------------------------------------------------
+    async def translator(self, model_id: str | None) -> Translator:
+        """A loaded translator, shared by the sessions that use the same model."""
+        key = model_id or self.settings.mt.model or ""
+        translator = self._translators.get(key)
+        if translator is None:
+            translator = await self.run_blocking(
+                open_translator, self.mt_store, self.settings.mt, model_id
+            )
+            self._translators[key] = translator
+        return translator
+
+    async def translations(self, config: SessionConfig) -> Translations | None:
+        """The live translation a session asked for, or None; fails now, with a 422 that
+        says what to install, rather than once audio flows."""
+        if not config.translate:
+            return None
+        translator = await self.translator(config.mt_model)
+        if config.target_lang not in translator.languages():
+            raise UnsupportedError(
+                f"translation model {translator.name} does not translate into "
+                f"{config.target_lang!r}; it offers {', '.join(translator.languages()) or 'none'}"
+            )
+        mt = self.settings.mt
+        return Translations(
+            translator,
+            config.target_lang,
+            cadence=CadenceSettings(mt.min_new_words, mt.debounce_s, mt.pause_s),
         )
 
     def _check_stream_limit(self, client: str, active: list[Session]) -> None:

@@ -9,14 +9,17 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import AsrEngine, AsrFailure, DecodeScheduler, StreamConfig, StreamingASR
 from loquilex.audio import AudioSource, AudioSourceError, FileSource, MicSource, PushSource
 from loquilex.errors import LoquiLexError, RateLimitedError, SequenceError, SessionError
-from loquilex.protocol import SnapshotPayload
+from loquilex.protocol import Envelope, EventType, SnapshotPayload
 from loquilex.session._base import SessionBase
 from loquilex.session._config import SessionConfig
 from loquilex.session._pipeline import CaptionPipeline
+from loquilex.session._translation import Translations
 
 __all__ = ["StreamingSession"]
 
@@ -41,6 +44,7 @@ class StreamingSession(SessionBase):
         replay_age_s: float = 300.0,
         io: Executor | None = None,
         max_backlog_s: float = 30.0,
+        translations: Translations | None = None,
     ) -> None:
         super().__init__(
             config,
@@ -61,6 +65,9 @@ class StreamingSession(SessionBase):
         self._task: asyncio.Task[None] | None = None
         self.last_sequence: int | None = None
         self.dropped_while_paused = 0
+        self.translations = translations
+        if translations is not None:
+            translations.bind(self._publish_translation)
 
     def _make_source(self) -> AudioSource:
         cfg = self.config
@@ -80,6 +87,8 @@ class StreamingSession(SessionBase):
             self._source, asr, self._scheduler, aggregator, self.on_envelope, name=self.id
         )
         self.announce_start()
+        if self.translations is not None:
+            self.translations.start(asyncio.get_running_loop())
         self.state = "running"
         self.status("operational", "listening")
         self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
@@ -98,9 +107,23 @@ class StreamingSession(SessionBase):
             logger.exception("session %s failed", self.id)
             self.fail("SESSION_ERROR", f"session failed ({type(exc).__name__})")
         finally:
-            self.finish(
-                self._pipeline.stats() | {"dropped_while_paused": self.dropped_while_paused}
-            )
+            stats = self._pipeline.stats() | {"dropped_while_paused": self.dropped_while_paused}
+            if self.translations is not None:
+                # Every final's translation goes out before SESSION_ENDED.
+                await self.translations.drain()
+                self.translations.close()
+                stats |= self.translations.stats()
+            self.finish(stats)
+
+    def on_envelope(self, envelope: Envelope) -> None:
+        super().on_envelope(envelope)
+        if self.translations is not None:
+            self.translations.observe(envelope)
+
+    def _publish_translation(
+        self, type: EventType, payload: BaseModel, segment_id: str | None
+    ) -> Envelope:
+        return self.publish(type, payload, segment_id=segment_id)
 
     @property
     def backlog_s(self) -> float:
@@ -179,7 +202,13 @@ class StreamingSession(SessionBase):
             return SnapshotPayload(
                 recent_finals=[], live_partial=None, last_event_id=self.emitter.last_event_id
             )
-        return self._pipeline.aggregator.snapshot()
+        snapshot = self._pipeline.aggregator.snapshot()
+        if self.translations is not None:
+            ids = [f.get("segment_id") for f in snapshot.recent_finals]
+            if snapshot.live_partial is not None:
+                ids.append(snapshot.live_partial.get("segment_id"))
+            snapshot.translations = self.translations.recent([i for i in ids if i])
+        return snapshot
 
     def metrics(self) -> dict[str, Any]:
         pipeline = self._pipeline

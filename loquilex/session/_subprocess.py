@@ -84,6 +84,10 @@ class SubprocessSession(SessionBase):
             cmd.append("--fast")
         if self._model_arg:
             cmd += ["--model", self._model_arg]
+        if self.config.translate:
+            cmd += ["--translate", self.config.target_lang]
+            if self.config.mt_model:
+                cmd += ["--mt-model", self.config.mt_model]
         return cmd
 
     def _env(self) -> dict[str, str]:

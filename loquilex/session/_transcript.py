@@ -1,4 +1,5 @@
-"""Per-session transcript: every FINALIZED appended as one JSON line, as it happens.
+"""Per-session transcript: every FINALIZED appended as one JSON line, as it happens, and
+the final TRANSLATION of each after it.
 
 ``DATA_DIR/sessions/SESSION_ID/transcript.jsonl``: a header line, then one line per final
 segment. ``loquilex.export.Transcript.load`` reads it, so REST and ``loquilex export`` work
@@ -95,6 +96,10 @@ class TranscriptWriter:
     def append(self, segment_id: str, segment: dict[str, Any]) -> None:
         self._write({"segment_id": segment_id, **segment})
         self.segments += 1
+
+    def append_translation(self, segment_id: str, lang: str, text: str) -> None:
+        """A final segment's translation; it follows the segment's own line."""
+        self._write({"kind": "translation", "segment_id": segment_id, "lang": lang, "text": text})
 
     def close(self) -> None:
         if not self._closed:

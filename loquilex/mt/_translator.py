@@ -1,0 +1,267 @@
+"""Translators: a batch of English texts → texts in the target language.
+
+Three backends behind one protocol:
+
+- :class:`CT2Translator` (the default): a CTranslate2 model converted from Marian/OPUS-MT,
+  M2M100 or NLLB, with its own sentencepiece models; the same runtime as the ASR.
+- :class:`TransformersTranslator`: any Hugging Face seq2seq directory on torch, unconverted.
+- :class:`ChatTranslator`: an OpenAI-compatible chat endpoint (llama.cpp, Ollama) that the user
+  configured; never used otherwise, since it sends text to whatever that URL is.
+
+All of them block: callers run them on the translation worker's thread, never the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from loquilex.errors import TranslationError
+from loquilex.mt._catalog import FAMILY_LANGUAGES, LANGUAGE_NAMES, SOURCE_TOKENS, Family
+from loquilex.mt._zh import is_chinese, polish_zh
+
+__all__ = [
+    "CT2Translator",
+    "ChatTranslator",
+    "TransformersTranslator",
+    "Translator",
+    "finish_text",
+    "model_vocabulary",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Output length cap, as a multiple of the source's token count (plus a few tokens): a
+#: translation is never much longer than its source, and a runaway decode costs latency.
+MAX_LENGTH_RATIO = 2.5
+MAX_TOKENS = 256
+
+
+class Translator(Protocol):
+    """A loaded translation model. ``translate`` blocks; it is safe from one thread at a time."""
+
+    name: str
+
+    def languages(self) -> list[str]:
+        """Target language codes this model can produce (LANGUAGE_NAMES keys)."""
+        ...
+
+    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]: ...
+
+
+def finish_text(text: str, target_lang: str) -> str:
+    return (
+        polish_zh(text, traditional=target_lang == "zh-Hant") if is_chinese(target_lang) else text
+    )
+
+
+def _max_length(tokens: int, ratio: float) -> int:
+    return min(MAX_TOKENS, int(tokens * ratio) + 4)
+
+
+def model_vocabulary(model_dir: Path) -> set[str]:
+    """The target-side vocabulary of a CTranslate2 translation model directory."""
+    for name in ("shared_vocabulary", "target_vocabulary"):
+        path = model_dir / f"{name}.json"
+        if path.is_file():
+            return set(json.loads(path.read_text(encoding="utf-8")))
+        path = model_dir / f"{name}.txt"
+        if path.is_file():
+            return set(path.read_text(encoding="utf-8").splitlines())
+    return set()
+
+
+class CT2Translator:
+    """A CTranslate2 translation model with its sentencepiece tokenizers."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        family: Family,
+        *,
+        name: str = "",
+        device: str = "cpu",
+        compute_type: str = "int8",
+        threads: int = 1,
+        beam_size: int = 2,
+        max_length_ratio: float = MAX_LENGTH_RATIO,
+    ) -> None:
+        import ctranslate2
+        import sentencepiece as spm
+
+        self.name = name or model_dir.name
+        self.family = family
+        self.beam_size = beam_size
+        self.max_length_ratio = max_length_ratio
+        if family == "marian":
+            source, target = model_dir / "source.spm", model_dir / "target.spm"
+        else:
+            source = target = model_dir / "sentencepiece.bpe.model"
+        missing = [p.name for p in (source, target) if not p.is_file()]
+        if missing:
+            raise TranslationError(
+                f"{model_dir} has no {', '.join(sorted(set(missing)))}; import the model "
+                "again from its Hugging Face directory"
+            )
+        try:
+            self._source = spm.SentencePieceProcessor(model_file=str(source))
+            self._target = spm.SentencePieceProcessor(model_file=str(target))
+            self._model = ctranslate2.Translator(
+                str(model_dir),
+                device=device,
+                compute_type=compute_type,
+                inter_threads=1,
+                intra_threads=threads,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise TranslationError(f"cannot load translation model {model_dir}: {exc}") from exc
+        vocabulary = model_vocabulary(model_dir)
+        self._targets = {
+            lang: token
+            for lang, token in FAMILY_LANGUAGES[family].items()
+            if token in vocabulary or (family == "marian" and not _has_lang_tokens(vocabulary))
+        }
+        # A single-target Marian model (no >>xx<< tokens) takes no target token.
+        self._needs_token = family != "marian" or _has_lang_tokens(vocabulary)
+
+    def languages(self) -> list[str]:
+        return list(self._targets)
+
+    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]:
+        token = self._targets.get(target_lang)
+        if token is None:
+            raise TranslationError(
+                f"model {self.name} does not translate into {target_lang!r} "
+                f"(it offers {', '.join(self._targets) or 'nothing'})"
+            )
+        sources = []
+        for text in texts:
+            pieces = self._source.encode(text, out_type=str)
+            if self.family == "marian":
+                head = [token] if self._needs_token else []
+            else:
+                head = [SOURCE_TOKENS[self.family] or ""]
+            sources.append([*head, *pieces, "</s>"])
+        prefix = None if self.family == "marian" else [[token] for _ in sources]
+        longest = max((len(s) for s in sources), default=1)
+        try:
+            results = self._model.translate_batch(
+                sources,
+                target_prefix=prefix,
+                beam_size=self.beam_size,
+                max_decoding_length=_max_length(longest, self.max_length_ratio),
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise TranslationError(f"translation failed: {exc}") from exc
+        out = []
+        for result in results:
+            tokens = [t for t in result.hypotheses[0] if t not in (token, "</s>", "<pad>")]
+            out.append(finish_text(self._target.decode_pieces(tokens), target_lang))
+        return out
+
+
+def _has_lang_tokens(vocabulary: set[str]) -> bool:
+    return any(t.startswith(">>") and t.endswith("<<") for t in vocabulary)
+
+
+class TransformersTranslator:
+    """A Hugging Face seq2seq model on torch, for users who do not convert."""
+
+    def __init__(self, model_dir: Path, family: Family, *, name: str = "", threads: int = 1):
+        try:
+            import torch
+            from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        except ImportError as exc:
+            raise TranslationError(
+                "the transformers backend needs `pip install torch==2.13.0 transformers`"
+            ) from exc
+        self.name = name or model_dir.name
+        self.family = family
+        self._torch = torch
+        self._lock = threading.Lock()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+            self._model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)).eval()
+        except (OSError, ValueError) as exc:
+            raise TranslationError(f"cannot load translation model {model_dir}: {exc}") from exc
+        torch.set_num_threads(max(1, threads))
+        vocabulary = set(self._tokenizer.get_vocab())
+        self._targets = {
+            lang: token
+            for lang, token in FAMILY_LANGUAGES[family].items()
+            if token in vocabulary or (family == "marian" and not _has_lang_tokens(vocabulary))
+        }
+        self._needs_token = family != "marian" or _has_lang_tokens(vocabulary)
+
+    def languages(self) -> list[str]:
+        return list(self._targets)
+
+    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]:
+        token = self._targets.get(target_lang)
+        if token is None:
+            raise TranslationError(f"model {self.name} does not translate into {target_lang!r}")
+        kwargs: dict[str, Any] = {}
+        if self.family == "marian":
+            inputs = [f"{token} {t}" if self._needs_token else t for t in texts]
+        else:
+            inputs = list(texts)
+            self._tokenizer.src_lang = SOURCE_TOKENS[self.family] if self.family == "nllb" else "en"
+            kwargs["forced_bos_token_id"] = self._tokenizer.convert_tokens_to_ids(token)
+        with self._lock, self._torch.inference_mode():
+            batch = self._tokenizer(inputs, return_tensors="pt", padding=True)
+            out = self._model.generate(
+                **batch,
+                num_beams=2,
+                max_new_tokens=_max_length(batch["input_ids"].shape[1], MAX_LENGTH_RATIO),
+                **kwargs,
+            )
+        decoded = self._tokenizer.batch_decode(out, skip_special_tokens=True)
+        return [finish_text(text, target_lang) for text in decoded]
+
+
+class ChatTranslator:
+    """An OpenAI-compatible ``/v1/chat/completions`` endpoint the user configured."""
+
+    def __init__(
+        self, url: str, model: str, *, api_key: str | None = None, timeout_s: float = 30.0
+    ) -> None:
+        import httpx
+
+        self.name = f"chat:{model}"
+        self._model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
+
+    def languages(self) -> list[str]:
+        return list(LANGUAGE_NAMES)
+
+    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]:
+        import httpx
+
+        language = LANGUAGE_NAMES.get(target_lang, target_lang)
+        out = []
+        for text in texts:
+            body = {
+                "model": self._model,
+                "temperature": 0,
+                "messages": [
+                    {
+                        "role": "system",
+                        "content": f"Translate the user's English text into {language}. "
+                        "Reply with the translation only.",
+                    },
+                    {"role": "user", "content": text},
+                ],
+            }
+            try:
+                response = self._client.post("/v1/chat/completions", json=body)
+                response.raise_for_status()
+                reply = response.json()["choices"][0]["message"]["content"]
+            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+                raise TranslationError(f"the chat endpoint failed: {exc}") from exc
+            out.append(finish_text(str(reply), target_lang))
+        return out
