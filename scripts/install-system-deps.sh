@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: espeak-ng (speech), sox (conversion), and Debian's
-# chromium for the browser tests (Playwright drives it; browser downloads are not used).
+# chromium for the browser tests (Playwright drives it; browser downloads are not used), and a
+# Chinese font so that the page's translation line renders in them (1.6 MB).
 # Installs only what is missing, so it is fast when everything is there.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v make >/dev/null 2>&1 || need+=(make)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -257,3 +257,66 @@ def test_token_mode_prompts_once_and_then_captions(
     assert "weather" in text.lower() or "today" in text.lower(), text
     # The 401s the page met before it had the token are expected console noise.
     assert all("401" in e for e in page_errors), page_errors
+
+
+def test_translation_line_under_each_caption_and_bilingual_downloads(
+    server: Server, tmp_path_factory: pytest.TempPathFactory, page_errors: list[str]
+) -> None:
+    from loquilex.bench._speech import synthesize
+    from loquilex.mt import MTStore
+    from tests.test_mt import FIXTURE, corpus
+
+    root = tmp_path_factory.mktemp("ui-mt")
+    spoken = root / "spoken.wav"
+    sentences = ("Please send the report to the team before Friday.", "Good morning everyone.")
+    synthesize(sentences, spoken, pauses=1.5)
+    MTStore(root / "data").import_dir(FIXTURE / "ct2", "tiny-marian")
+    chinese = dict(corpus())
+    with playwright_api.sync_playwright() as pw:
+        browser = _launch(pw, spoken)
+        # Without a translation model the picker says what to install.
+        bare = _open(browser, server, page_errors)
+        bare.wait_for_selector("#translate-hint:not([hidden])")
+        assert bare.locator("#translate-lang").is_disabled()
+        assert "models install opus-mt-en-zh" in bare.locator("#translate-hint").inner_text()
+        with run_server(root / "data", root / "server.log") as mt_server:
+            page = _open(browser, mt_server, page_errors)
+            page.wait_for_selector("#translate-lang option[value='zh']", state="attached")
+            page.select_option("#translate-lang", "zh")
+            page.click("#start")
+            page.wait_for_function(
+                "[...document.querySelectorAll('#finals li .translation')]"
+                ".some(t => t.textContent.length > 0)",
+                timeout=30_000,
+            )
+            page.wait_for_function(
+                "[...document.querySelectorAll('#finals li .text')]"
+                ".some(t => t.textContent.includes('morning'))",
+                timeout=30_000,
+            )
+            page.wait_for_timeout(500)  # the last final's translation follows it
+            page.screenshot(path=str(ARTIFACTS / "ui-translation.png"))
+            rows = page.evaluate(
+                "[...document.querySelectorAll('#finals li')].map(li => ["
+                "li.querySelector('.text').textContent,"
+                "(li.querySelector('.translation') || {}).textContent || '',"
+                "(li.querySelector('.translation') || {}).lang || ''])"
+            )
+            assert all(zh and lang == "zh-Hans" for _, zh, lang in rows), rows
+            exact = [(en, zh) for en, zh, _ in rows if en.strip() in chinese]
+            assert exact and all(zh == chinese[en.strip()] for en, zh in exact), rows
+            assert page.locator(".bilingual-dl").is_visible()
+            page.click("details.more summary")
+            page.uncheck("#show-translation")
+            assert not page.locator("#finals li .translation").first.is_visible()
+            page.check("#show-translation")
+            page.click("#start")  # stop
+            page.wait_for_function("document.querySelector('#conn').textContent === 'ended'")
+            with page.expect_download() as download:
+                page.click("#dl-vtt-bi")
+            vtt = Path(download.value.path()).read_text(encoding="utf-8")
+            assert download.value.suggested_filename == "captions.bilingual.vtt"
+            for _, zh in exact:
+                assert zh in vtt
+        browser.close()
+    assert page_errors == []

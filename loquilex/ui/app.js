@@ -23,6 +23,8 @@ const state = {
   role: "idle",            // idle | speaker | viewer
   paused: false,
   attempt: 0,
+  translations: new Map(), // segment id → latest translation text (final ones win)
+  mtModel: null,           // the installed translation model the picker offers, if any
 };
 
 // ---- messages and status ---------------------------------------------------------------
@@ -74,6 +76,8 @@ function addFinal(segmentId, segment) {
   text.className = "text";
   text.textContent = segment.text;
   li.append(time, text);
+  const translated = state.translations.get(segmentId);
+  if (translated) li.append(translationLine(translated.text, translated.lang));
   $("finals").append(li);
   const live = document.createElement("p");
   live.textContent = segment.text;
@@ -87,14 +91,49 @@ function setPartial(segmentId, segment) {
   if (!segment || state.finals.has(segmentId)) {
     p.querySelector(".stable").textContent = "";
     p.querySelector(".unstable").textContent = "";
+    const old = p.querySelector(".translation");
+    if (old) old.remove();
     delete p.dataset.segment;
     return;
+  }
+  if (p.dataset.segment !== segmentId) {
+    const old = p.querySelector(".translation");
+    if (old) old.remove();
   }
   p.dataset.segment = segmentId;
   const stable = segment.stable_text || "";
   p.querySelector(".stable").textContent = stable;
   p.querySelector(".unstable").textContent =
     (stable && segment.unstable_text ? " " : "") + (segment.unstable_text || "");
+  scrollToEnd();
+}
+
+function translationLine(text, lang) {
+  const line = document.createElement("span");
+  line.className = "translation";
+  line.lang = lang === "zh" ? "zh-Hans" : lang;
+  line.textContent = text;
+  return line;
+}
+
+function setTranslation(p) {
+  // A final translation is the last word on its segment; partial ones may be replaced.
+  const known = state.translations.get(p.source_segment_id);
+  if (known && known.final) return;
+  state.translations.set(p.source_segment_id, p);
+  while (state.translations.size > 500) state.translations.delete(state.translations.keys().next().value);
+  const li = document.querySelector(`#finals li[data-segment="${CSS.escape(p.source_segment_id)}"]`);
+  const host = li || ($("partial").dataset.segment === p.source_segment_id ? $("partial") : null);
+  if (!host) return;
+  const line = host.querySelector(".translation");
+  if (line) line.textContent = p.text;
+  else host.append(translationLine(p.text, p.lang));
+  if (li && p.final) {
+    const live = document.createElement("p");
+    live.lang = line ? line.lang : (p.lang === "zh" ? "zh-Hans" : p.lang);
+    live.textContent = p.text;
+    $("live-region").append(live);
+  }
   scrollToEnd();
 }
 
@@ -123,7 +162,9 @@ function onEvent(event) {
   const p = event.payload;
   switch (event.type) {
     case "SESSION_STARTED":
-      $("model-info").textContent = `model ${p.config.model}`;
+      $("model-info").textContent = `model ${p.config.model}` +
+        (p.config.translate ? ` · translating into ${p.config.target_lang}` : "");
+      showBilingual(p.config.translate);
       break;
     case "STATUS":
       if (p.stage === "paused") setConn("paused", "paused");
@@ -142,6 +183,10 @@ function onEvent(event) {
     case "SNAPSHOT":
       for (const f of p.recent_finals) addFinal(f.segment_id, f);
       setPartial(p.live_partial && p.live_partial.segment_id, p.live_partial);
+      for (const t of p.translations || []) setTranslation(t);
+      break;
+    case "TRANSLATION":
+      setTranslation(p);
       break;
     case "ERROR":
       if (p.code === "RESUME_GAP") markGap(p.missing_from, p.missing_to);
@@ -338,6 +383,28 @@ async function api(method, path, body) {
   return data;
 }
 
+async function loadTranslation() {
+  // The picker offers the languages of the installed translation model, if there is one.
+  const select = $("translate-lang");
+  const hint = $("translate-hint");
+  try {
+    const models = (await api("GET", "/models/mt")).filter((m) => m.installed);
+    const model = models.find((m) => m.recommended) || models[0];
+    if (!model) {
+      select.disabled = true;
+      hint.hidden = false;
+      hint.textContent = "no translation model: run `loquilex models install opus-mt-en-zh`";
+      return;
+    }
+    state.mtModel = model.id;
+    const langs = await api("GET", `/languages/mt/${encodeURIComponent(model.id)}`);
+    for (const l of langs.languages) select.append(new Option(l.name, l.code));
+    select.title = `translation model ${model.id}`;
+  } catch (err) {
+    console.warn("could not list translation models", err);
+  }
+}
+
 async function loadModels() {
   try {
     const models = await api("GET", "/models/asr");
@@ -362,6 +429,7 @@ function resetTranscript() {
   state.unsent = [];
   state.sentSeconds = 0;
   state.paused = false;
+  state.translations.clear();
   $("finals").replaceChildren();
   $("live-region").replaceChildren();
   setPartial(null, null);
@@ -374,11 +442,18 @@ function useSession(sessionId, streamId, senderKey) {
   state.senderKey = senderKey || null;
   $("session-info").textContent = `session ${sessionId}`;
   for (const a of document.querySelectorAll(".dl")) {
-    a.dataset.path = `/sessions/${sessionId}/transcript?format=${a.dataset.format}`;
+    const both = a.dataset.bilingual === "true";
+    a.dataset.path = `/sessions/${sessionId}/transcript?format=${a.dataset.format}` +
+      (both ? "&bilingual=true" : "");
     a.href = a.dataset.path;
-    a.setAttribute("download", `captions.${a.dataset.format}`);
+    a.setAttribute("download", `captions${both ? ".bilingual" : ""}.${a.dataset.format}`);
     a.setAttribute("aria-disabled", "false");
   }
+}
+
+function showBilingual(on) {
+  // The bilingual downloads only make sense for a translated session.
+  document.querySelector(".bilingual-dl").hidden = !on;
 }
 
 function setButtons() {
@@ -402,9 +477,16 @@ async function start() {
     return;
   }
   try {
-    const created = await api("POST", "/sessions", { source: "push", model: $("model").value || null });
+    const lang = $("translate-lang").value;
+    const created = await api("POST", "/sessions", {
+      source: "push",
+      model: $("model").value || null,
+      ...(lang ? { translate: true, target_lang: lang, mt_model: state.mtModel } : {}),
+    });
     useSession(created.session_id, created.stream_id, created.sender_key);
-    $("model-info").textContent = `model ${$("model").value}`;
+    showBilingual(Boolean(lang));
+    $("model-info").textContent = `model ${$("model").value}` +
+      (lang ? ` · translating into ${$("translate-lang").selectedOptions[0].text}` : "");
   } catch (err) {
     stopCapture();
     showMessage(`Could not start a session: ${err.message}`);
@@ -451,6 +533,7 @@ async function attach(sessionId) {
   try {
     const info = await api("GET", `/sessions/${encodeURIComponent(sessionId)}`);
     useSession(info.session_id, info.stream_id);
+    showBilingual(info.config.translate);
     $("model-info").textContent = `model ${info.model}`;
   } catch (err) {
     showMessage(`Could not attach: ${err.message}`);
@@ -493,10 +576,14 @@ function init() {
   $("contrast").addEventListener("change", (e) => {
     document.documentElement.dataset.theme = e.target.checked ? "contrast" : "";
   });
+  $("show-translation").addEventListener("change", (e) => {
+    $("captions").classList.toggle("hide-translation", !e.target.checked);
+  });
   document.addEventListener("keydown", onKey);
   const attachId = new URLSearchParams(location.search).get("session");
   if (attachId) attach(attachId);
   loadModels();
+  loadTranslation();
   setButtons();
 }
 
