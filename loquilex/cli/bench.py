@@ -11,6 +11,7 @@ from typing import Any
 
 from loquilex.bench import SpeechClip, synthesize
 from loquilex.bench._corpus import MEETING_PAUSES, MEETING_SENTENCES
+from loquilex.bench._mt import ARCHITECTURES, BENCH_LENGTH_RATIO, random_translator
 from loquilex.bench._stream import machine_info, run_stream_bench
 from loquilex.cli._common import CliError, Context
 
@@ -32,6 +33,18 @@ def register(sub: Any) -> None:
     stream.add_argument("--json", type=Path, help="write the results here")
     stream.add_argument("--model", help="model id or directory")
     stream.add_argument("--no-offline", action="store_true", help="skip the offline WER baseline")
+    stream.add_argument(
+        "--translate",
+        metavar="LANG",
+        help="translate live too; runs the recording twice, without and with translation",
+    )
+    which = stream.add_mutually_exclusive_group()
+    which.add_argument("--mt-model", help="an installed translation model")
+    which.add_argument(
+        "--mt-arch",
+        choices=sorted(ARCHITECTURES),
+        help="a random-weight model of this real architecture (speed only; built and cached)",
+    )
     stream.set_defaults(handler=run_stream)
 
     devset = bsub.add_parser("devset", help="build the development set of recordings")
@@ -156,18 +169,37 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
     clips = _load_timing(timing_path) if timing_path.is_file() else None
     asr = ctx.settings.asr
     model = load_configured(ctx.store.resolve(asr.model), asr)
-    result = run_stream_bench(
-        args.audio,
-        reference,
-        model=model,
-        language=asr.language,
-        config=ctx.settings.stream,
-        clips=clips,
-        streams=args.streams,
-        offline=not args.no_offline,
-        workers=asr.workers,
-    )
+    common: dict[str, Any] = {
+        "model": model,
+        "language": asr.language,
+        "config": ctx.settings.stream,
+        "clips": clips,
+        "streams": args.streams,
+        "workers": asr.workers,
+    }
+    result = run_stream_bench(args.audio, reference, offline=not args.no_offline, **common)
     summary = result.summary()
+    if args.translate:
+        translator = _bench_translator(args, ctx)
+        with_mt = run_stream_bench(
+            args.audio,
+            reference,
+            offline=False,
+            translator=translator,
+            target_lang=args.translate,
+            **common,
+        ).summary()
+        without = {k: summary[k] for k in _COMPARED}
+        summary = {
+            **summary,
+            **{k: v for k, v in with_mt.items() if k.startswith("transl")},
+            "with_translation": {k: with_mt[k] for k in _COMPARED},
+            "without_translation": without,
+            "mt_threads": ctx.settings.mt.threads,
+            "mt_length_cap": (
+                f"{BENCH_LENGTH_RATIO} x source tokens + 4" if args.mt_arch else "2.5 x + 4"
+            ),
+        }
     _report(
         summary,
         args.json,
@@ -177,6 +209,25 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         hypotheses=result.hypotheses,
     )
     return 0
+
+
+_COMPARED = (
+    "final_latency_p50_s",
+    "final_latency_p95_s",
+    "final_latency_max_s",
+    "cpu_s_per_audio_s",
+    "peak_rss_mb",
+    "wer",
+)
+
+
+def _bench_translator(args: argparse.Namespace, ctx: Context) -> Any:
+    from loquilex.mt import MTStore, open_translator
+
+    mt = ctx.settings.mt
+    if args.mt_arch:
+        return random_translator(args.mt_arch, ctx.settings.cache_dir, threads=mt.threads)
+    return open_translator(MTStore(ctx.settings.data_dir), mt, args.mt_model)
 
 
 def run_soak_cmd(args: argparse.Namespace, ctx: Context) -> int:

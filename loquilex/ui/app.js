@@ -216,8 +216,16 @@ function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+let tokenPrompt = null; // one prompt at a time, however many requests met a 401
+
 function askToken(message) {
   // Resolves once the user has entered a token in the page's token form.
+  if (tokenPrompt) return tokenPrompt;
+  tokenPrompt = promptToken(message).finally(() => { tokenPrompt = null; });
+  return tokenPrompt;
+}
+
+function promptToken(message) {
   const form = $("token-form");
   $("token-message").textContent = message;
   form.hidden = false;
@@ -582,8 +590,7 @@ function init() {
   document.addEventListener("keydown", onKey);
   const attachId = new URLSearchParams(location.search).get("session");
   if (attachId) attach(attachId);
-  loadModels();
-  loadTranslation();
+  loadModels().then(loadTranslation);
   setButtons();
 }
 
