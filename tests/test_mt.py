@@ -429,3 +429,46 @@ def test_share_out_keeps_every_character() -> None:
         assert len(pieces) == len(weights) and "".join(pieces) == text
     # A cut near a punctuation mark moves to just after it.
     assert share_out(text, [1, 1]) == ["今天天气很好，", "所以我们会走路去公园。"]
+
+
+def test_session_translations_report_failures_once_and_keep_going() -> None:
+    from loquilex.protocol import EventEmitter
+    from loquilex.session import Translations
+
+    emitter = EventEmitter()
+    published: list[Envelope] = []
+
+    def publish(type: Any, payload: Any, segment_id: str | None) -> Envelope:
+        envelope = emitter.emit(type, payload, segment_id=segment_id)
+        published.append(envelope)
+        return envelope
+
+    def final(segment_id: str, text: str) -> Envelope:
+        from loquilex.protocol import FinalizedPayload
+
+        segment = {"start": 0.0, "end": 1.0, "text": text, "words": [], "speaker_id": None}
+        return emitter.emit(
+            "FINALIZED",
+            FinalizedPayload(segment=segment, eou_reason="silence"),  # type: ignore[arg-type]
+            segment_id=segment_id,
+        )
+
+    async def run() -> dict[str, Any]:
+        live = Translations(ScriptedTranslator(fail_on="boom"), "zh", publish)
+        live.start(asyncio.get_running_loop())
+        for index, text in enumerate(["boom one", "boom two", "fine"]):
+            live.observe(final(f"s{index}", text))
+            await live.drain(5)
+        live.close()
+        return live.stats()
+
+    stats = asyncio.run(run())
+    errors = [e for e in published if e.type == "ERROR"]
+    assert len(errors) == 1  # the same failure twice within 10 s is reported once
+    assert errors[0].payload["code"] == "ENRICHMENT_FAILURE"
+    assert errors[0].payload["recoverable"] is True
+    translations = [e for e in published if e.type == "TRANSLATION"]
+    assert [(e.segment_id, e.payload["text"], e.payload["final"]) for e in translations] == [
+        ("s2", "FINE", True)
+    ]
+    assert stats["translation_errors"] == 2 and stats["translations_final"] == 1

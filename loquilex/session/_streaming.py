@@ -95,6 +95,7 @@ class StreamingSession(SessionBase):
 
     async def _run(self) -> None:
         assert self._pipeline is not None
+        cancelled = False
         try:
             await self._pipeline.run()
         except AsrFailure as exc:
@@ -102,6 +103,7 @@ class StreamingSession(SessionBase):
         except AudioSourceError as exc:
             self.fail("SESSION_ERROR", str(exc))
         except asyncio.CancelledError:
+            cancelled = True
             raise
         except Exception as exc:
             logger.exception("session %s failed", self.id)
@@ -109,8 +111,9 @@ class StreamingSession(SessionBase):
         finally:
             stats = self._pipeline.stats() | {"dropped_while_paused": self.dropped_while_paused}
             if self.translations is not None:
-                # Every final's translation goes out before SESSION_ENDED.
-                await self.translations.drain()
+                if not cancelled:
+                    # Every final's translation goes out before SESSION_ENDED.
+                    await self.translations.drain()
                 self.translations.close()
                 stats |= self.translations.stats()
             self.finish(stats)
