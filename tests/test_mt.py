@@ -243,7 +243,9 @@ class ScriptedTranslator:
     def languages(self) -> list[str]:
         return ["zh"]
 
-    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]:
+    def translate(
+        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+    ) -> list[str]:
         self.release.wait(5)
         self.batches.append(list(texts))
         if self.fail_on and any(self.fail_on in t for t in texts):

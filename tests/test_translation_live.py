@@ -235,3 +235,21 @@ def test_no_model_installed_is_a_clear_error(tmp_path: Path, spoken: Path) -> No
     done = _cli("live", "--input", str(spoken), "--fast", "--translate", "zh", data_dir=tmp_path)
     assert done.returncode != 0
     assert "loquilex models install opus-mt-en-zh" in done.stderr
+
+
+def test_bench_stream_reports_translation_latency(
+    data_dir: Path, spoken: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    done = _cli(
+        "bench", "stream", str(spoken), "--ref", " ".join(SPOKEN), "--no-offline",
+        "--translate", "zh", "--mt-model", "tiny-marian", "--json", str(out),
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())["results"]
+    assert results["translator"] == "tiny-marian"
+    assert results["translations_final"] >= len(SPOKEN) - 1
+    assert 0 <= results["translation_latency_p50_s"] <= results["translation_latency_max_s"]
+    assert set(results["with_translation"]) == set(results["without_translation"])
+    assert results["with_translation"]["cpu_s_per_audio_s"] > 0

@@ -3,9 +3,10 @@
 Speed does not depend on the weights, and no real EN→ZH model can be downloaded here, so
 ``bench stream --translate --mt-arch ARCH`` builds one from the published configuration,
 converts it to CTranslate2 int8 with the same converter users run, and caches it. Random
-weights rarely emit end-of-sentence, so every decode runs to the output cap; the bench sets
-the cap at :data:`BENCH_LENGTH_RATIO` × the source tokens, about what real EN→ZH output takes,
-which makes the figures a realistic upper bound.
+weights rarely emit end-of-sentence, so every decode runs to the output cap; the bench feeds
+:data:`TOKENS_PER_WORD` source tokens per English word and caps the output at
+:data:`BENCH_LENGTH_RATIO` × that, about what real EN→ZH output takes, which makes the figures
+a realistic upper bound.
 
 Needs torch and transformers (requirements-dev.txt).
 """
@@ -16,6 +17,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = ["ARCHITECTURES", "BENCH_LENGTH_RATIO", "random_translator"]
 logger = logging.getLogger(__name__)
 
 BENCH_LENGTH_RATIO = 1.3
+TOKENS_PER_WORD = 1.3
 _TOKENIZER_FILES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "mt" / "hf"
 
 
@@ -50,6 +53,20 @@ ARCHITECTURES: dict[str, Architecture] = {
     # facebook/nllb-200-distilled-600M: M2M100 architecture, 12 + 12 layers, d_model 1024.
     "nllb-200-distilled-600M": Architecture("nllb", 1024, 12, 16, 4096, 256206, "relu", 600),
 }
+
+
+def _sizes(arch: Architecture) -> dict[str, Any]:
+    """The transformer sizes, as Transformers' encoder-decoder configs name them."""
+    return {
+        "d_model": arch.d_model,
+        "encoder_layers": arch.layers,
+        "decoder_layers": arch.layers,
+        "encoder_attention_heads": arch.heads,
+        "decoder_attention_heads": arch.heads,
+        "encoder_ffn_dim": arch.ffn,
+        "decoder_ffn_dim": arch.ffn,
+        "activation_function": arch.activation,
+    }
 
 
 def _vocab(size: int, specials: list[str]) -> dict[str, int]:
@@ -83,14 +100,7 @@ def _build_marian(arch: Architecture, hf: Path) -> None:
     )
     config = MarianConfig(
         vocab_size=len(vocab),
-        d_model=arch.d_model,
-        encoder_layers=arch.layers,
-        decoder_layers=arch.layers,
-        encoder_attention_heads=arch.heads,
-        decoder_attention_heads=arch.heads,
-        encoder_ffn_dim=arch.ffn,
-        decoder_ffn_dim=arch.ffn,
-        activation_function=arch.activation,
+        **_sizes(arch),
         max_position_embeddings=512,
         pad_token_id=vocab["<pad>"],
         eos_token_id=vocab["</s>"],
@@ -101,27 +111,17 @@ def _build_marian(arch: Architecture, hf: Path) -> None:
 
 
 def _build_nllb(arch: Architecture, hf: Path) -> None:
-    import sentencepiece as spm
     from transformers import M2M100Config, M2M100ForConditionalGeneration
 
-    # A sentencepiece model whose pieces are the fixture's, plus the NLLB language codes the
-    # translator uses; the vocabulary is padded to NLLB's size.
-    sp = spm.SentencePieceProcessor(model_file=str(_TOKENIZER_FILES / "source.spm"))
+    # The fixture's sentencepiece model; the vocabulary adds the NLLB language codes the
+    # translator uses and is padded to NLLB's size.
     shutil.copy(_TOKENIZER_FILES / "source.spm", hf / "sentencepiece.bpe.model")
     specials = ["<s>", "<pad>", "</s>", "<unk>", "eng_Latn", "zho_Hans"]
     vocab = _vocab(arch.vocab + 1, specials)
-    del sp
     (hf / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     config = M2M100Config(
         vocab_size=len(vocab),
-        d_model=arch.d_model,
-        encoder_layers=arch.layers,
-        decoder_layers=arch.layers,
-        encoder_attention_heads=arch.heads,
-        decoder_attention_heads=arch.heads,
-        encoder_ffn_dim=arch.ffn,
-        decoder_ffn_dim=arch.ffn,
-        activation_function=arch.activation,
+        **_sizes(arch),
         max_position_embeddings=1024,
         pad_token_id=vocab["<pad>"],
         bos_token_id=vocab["<s>"],
@@ -135,7 +135,6 @@ def _build_nllb(arch: Architecture, hf: Path) -> None:
 def _convert_nllb(hf: Path, out: Path) -> None:
     """CTranslate2's M2M100 loader wants a tokenizer it can load; write the model spec from the
     Hugging Face weights with a vocabulary list instead."""
-    import ctranslate2
     from ctranslate2.converters.transformers import M2M100Loader
     from transformers import M2M100ForConditionalGeneration
 
@@ -155,7 +154,24 @@ def _convert_nllb(hf: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     spec.save(str(out))
     shutil.copy(hf / "sentencepiece.bpe.model", out / "sentencepiece.bpe.model")
-    del ctranslate2
+
+
+class _RandomWeights(CT2Translator):
+    """The real runtime and sizes; source lengths and the output cap as the real model's.
+
+    The test vocabulary would cut unseen English into single letters, so each word becomes
+    :data:`TOKENS_PER_WORD` vocabulary tokens (about what OPUS-MT's and NLLB's
+    sentencepiece models make of English), and the output is capped at
+    :data:`BENCH_LENGTH_RATIO` × that, which random weights always reach.
+    """
+
+    def pieces(self, text: str) -> list[str]:
+        count = max(1, round(len(text.split()) * TOKENS_PER_WORD))
+        return [f"▁x{index % 1000}" for index in range(count)]
+
+    def max_length(self, sources: list[list[str]], texts: Sequence[str]) -> int:
+        longest = max((len(s) - 2 for s in sources), default=1)
+        return int(longest * BENCH_LENGTH_RATIO) + 2
 
 
 def random_translator(arch_id: str, cache_dir: Path, *, threads: int = 1) -> CT2Translator:
@@ -177,10 +193,4 @@ def random_translator(arch_id: str, cache_dir: Path, *, threads: int = 1) -> CT2
                 _build_nllb(arch, hf)
                 _convert_nllb(hf, out)
     family: Any = arch.family
-    return CT2Translator(
-        out,
-        family,
-        name=f"{arch_id} (random weights)",
-        threads=threads,
-        max_length_ratio=BENCH_LENGTH_RATIO,
-    )
+    return _RandomWeights(out, family, name=f"{arch_id} (random weights)", threads=threads)

@@ -230,8 +230,10 @@ class LiveTranslation:
                     self._cond.wait()
                 if self._closed and not self._finals:
                     return
+                # Finals first, together; a partial only when no final waits, on its own and
+                # as a cheaper draft, so that it never holds a final up for long.
                 jobs = [self._finals.popleft() for _ in range(min(_MAX_BATCH, len(self._finals)))]
-                if self._partial is not None and len(jobs) < _MAX_BATCH:
+                if not jobs and self._partial is not None:
                     jobs.append(self._partial)
                     self._partial = None
                 self._busy = True
@@ -243,7 +245,9 @@ class LiveTranslation:
 
     def _run(self, jobs: list[_Job]) -> None:
         try:
-            texts = self.translator.translate([j.text for j in jobs], self.target_lang)
+            texts = self.translator.translate(
+                [j.text for j in jobs], self.target_lang, draft=not jobs[0].final
+            )
         except TranslationError as exc:
             logger.warning("translation failed: %s", exc)
             call_in_loop(self._loop, self._fail, str(exc))

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from loquilex.errors import TranslationError
 from loquilex.mt._catalog import FAMILY_LANGUAGES, LANGUAGE_NAMES, SOURCE_TOKENS, Family
@@ -31,9 +33,12 @@ __all__ = [
     "Translator",
     "finish_text",
     "model_vocabulary",
+    "offered_targets",
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Output length cap, as a multiple of the source's token count (plus a few tokens): a
 #: translation is never much longer than its source, and a runaway decode costs latency.
@@ -50,7 +55,12 @@ class Translator(Protocol):
         """Target language codes this model can produce (LANGUAGE_NAMES keys)."""
         ...
 
-    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]: ...
+    def translate(
+        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+    ) -> list[str]:
+        """``draft``: a live partial's translation, to be replaced soon; a cheaper search
+        (greedy) is good enough for it."""
+        ...
 
 
 def finish_text(text: str, target_lang: str) -> str:
@@ -110,28 +120,33 @@ class CT2Translator:
         try:
             self._source = spm.SentencePieceProcessor(model_file=str(source))
             self._target = spm.SentencePieceProcessor(model_file=str(target))
-            self._model = ctranslate2.Translator(
-                str(model_dir),
-                device=device,
-                compute_type=compute_type,
-                inter_threads=1,
-                intra_threads=threads,
+            self._model = at_low_priority(
+                lambda: ctranslate2.Translator(
+                    str(model_dir),
+                    device=device,
+                    compute_type=compute_type,
+                    inter_threads=1,
+                    intra_threads=threads,
+                )
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise TranslationError(f"cannot load translation model {model_dir}: {exc}") from exc
-        vocabulary = model_vocabulary(model_dir)
-        self._targets = {
-            lang: token
-            for lang, token in FAMILY_LANGUAGES[family].items()
-            if token in vocabulary or (family == "marian" and not _has_lang_tokens(vocabulary))
-        }
-        # A single-target Marian model (no >>xx<< tokens) takes no target token.
-        self._needs_token = family != "marian" or _has_lang_tokens(vocabulary)
+        self._targets, self._needs_token = offered_targets(family, model_vocabulary(model_dir))
 
     def languages(self) -> list[str]:
         return list(self._targets)
 
-    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]:
+    def pieces(self, text: str) -> list[str]:
+        """The source's sentencepiece pieces."""
+        return list(self._source.encode(text, out_type=str))
+
+    def max_length(self, sources: list[list[str]], texts: Sequence[str]) -> int:
+        """The output cap for a batch: a ratio of its longest source."""
+        return _max_length(max((len(s) for s in sources), default=1), self.max_length_ratio)
+
+    def translate(
+        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+    ) -> list[str]:
         token = self._targets.get(target_lang)
         if token is None:
             raise TranslationError(
@@ -140,20 +155,19 @@ class CT2Translator:
             )
         sources = []
         for text in texts:
-            pieces = self._source.encode(text, out_type=str)
+            pieces = self.pieces(text)
             if self.family == "marian":
                 head = [token] if self._needs_token else []
             else:
                 head = [SOURCE_TOKENS[self.family] or ""]
             sources.append([*head, *pieces, "</s>"])
         prefix = None if self.family == "marian" else [[token] for _ in sources]
-        longest = max((len(s) for s in sources), default=1)
         try:
             results = self._model.translate_batch(
                 sources,
                 target_prefix=prefix,
-                beam_size=self.beam_size,
-                max_decoding_length=_max_length(longest, self.max_length_ratio),
+                beam_size=1 if draft else self.beam_size,
+                max_decoding_length=self.max_length(sources, texts),
             )
         except (RuntimeError, ValueError) as exc:
             raise TranslationError(f"translation failed: {exc}") from exc
@@ -164,8 +178,45 @@ class CT2Translator:
         return out
 
 
-def _has_lang_tokens(vocabulary: set[str]) -> bool:
-    return any(t.startswith(">>") and t.endswith("<<") for t in vocabulary)
+#: Added to the nice value of translation threads: captions keep the CPU when it is short.
+MT_NICENESS = 10
+
+
+def at_low_priority(build: Callable[[], T]) -> T:
+    """Run ``build`` on a new thread whose nice value is raised by :data:`MT_NICENESS`.
+
+    CTranslate2 starts its worker threads when a model is loaded, and on Linux a thread
+    inherits its creator's nice value: so the translation threads yield the CPU to the ASR
+    decodes (SPEC §7, "translation never delays captions") without touching their priority.
+    Where threads have no nice value of their own, ``build`` runs as is.
+    """
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            if sys.platform.startswith("linux"):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MT_NICENESS)
+            result.append(build())
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="lx-mt-load")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+def offered_targets(family: Family, vocabulary: set[str]) -> tuple[dict[str, str], bool]:
+    """The target languages a model's vocabulary really has (code → its token), and whether
+    the token must be given. A Marian model without ``>>xx<<`` tokens has one target, its own,
+    taken to be ``zh`` (LoquiLex's catalogue has only EN→ZH Marian models)."""
+    languages = FAMILY_LANGUAGES[family]
+    if family == "marian" and not any(t.startswith(">>") and t.endswith("<<") for t in vocabulary):
+        return {"zh": languages["zh"]}, False
+    return {lang: tok for lang, tok in languages.items() if tok in vocabulary}, True
 
 
 class TransformersTranslator:
@@ -189,18 +240,14 @@ class TransformersTranslator:
         except (OSError, ValueError) as exc:
             raise TranslationError(f"cannot load translation model {model_dir}: {exc}") from exc
         torch.set_num_threads(max(1, threads))
-        vocabulary = set(self._tokenizer.get_vocab())
-        self._targets = {
-            lang: token
-            for lang, token in FAMILY_LANGUAGES[family].items()
-            if token in vocabulary or (family == "marian" and not _has_lang_tokens(vocabulary))
-        }
-        self._needs_token = family != "marian" or _has_lang_tokens(vocabulary)
+        self._targets, self._needs_token = offered_targets(family, set(self._tokenizer.get_vocab()))
 
     def languages(self) -> list[str]:
         return list(self._targets)
 
-    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]:
+    def translate(
+        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+    ) -> list[str]:
         token = self._targets.get(target_lang)
         if token is None:
             raise TranslationError(f"model {self.name} does not translate into {target_lang!r}")
@@ -215,7 +262,7 @@ class TransformersTranslator:
             batch = self._tokenizer(inputs, return_tensors="pt", padding=True)
             out = self._model.generate(
                 **batch,
-                num_beams=2,
+                num_beams=1 if draft else 2,
                 max_new_tokens=_max_length(batch["input_ids"].shape[1], MAX_LENGTH_RATIO),
                 **kwargs,
             )
@@ -239,7 +286,9 @@ class ChatTranslator:
     def languages(self) -> list[str]:
         return list(LANGUAGE_NAMES)
 
-    def translate(self, texts: Sequence[str], target_lang: str) -> list[str]:
+    def translate(
+        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+    ) -> list[str]:
         import httpx
 
         language = LANGUAGE_NAMES.get(target_lang, target_lang)
