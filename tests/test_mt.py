@@ -474,3 +474,26 @@ def test_session_translations_report_failures_once_and_keep_going() -> None:
         ("s2", "FINE", True)
     ]
     assert stats["translation_errors"] == 2 and stats["translations_final"] == 1
+
+
+@pytest.mark.parametrize("family,token", [("m2m100", "__zh__"), ("nllb", "zho_Hans")])
+def test_m2m100_and_nllb_token_handling_on_small_random_models(
+    tmp_path: Path, family: str, token: str
+) -> None:
+    """The M2M100/NLLB paths of the real loader: a source language token, a target prefix,
+    and the prefix stripped from the output (tiny random models of the real architecture)."""
+    from loquilex.bench._mt import Architecture, _build_m2m100, _convert_m2m100
+
+    arch = Architecture(family, 32, 1, 2, 64, 900, "relu", 0)
+    hf, out = tmp_path / "hf", tmp_path / "ct2"
+    hf.mkdir()
+    _build_m2m100(arch, hf)
+    _convert_m2m100(hf, out)
+    translator = CT2Translator(out, family, name="random")  # type: ignore[arg-type]
+    assert detect_family(out) == family
+    assert translator.languages() == ["zh"]
+    got = translator.translate(["Hello.", "Good morning everyone."], "zh")
+    assert len(got) == 2 and all(isinstance(t, str) for t in got)
+    assert not any(token in t for t in got)
+    with pytest.raises(TranslationError, match="does not translate into 'ja'"):
+        translator.translate(["Hello."], "ja")

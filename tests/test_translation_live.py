@@ -174,6 +174,16 @@ def test_subprocess_session_translates(server: Server, spoken: Path) -> None:
         assert sum(1 for en, zh in pairs.items() if CHINESE.get(en) == zh) >= 2, pairs
         data = http.get(f"/sessions/{sid}/transcript").json()
         assert all("translation" in s for s in data["segments"])
+
+        async def late() -> Received:
+            got = Received()
+            async with websockets.connect(f"{server.ws}/ws/{sid}") as ws:
+                await asyncio.wait_for(collect(ws, got), 30)
+            return got
+
+        snapshot = asyncio.run(late()).of("SNAPSHOT")[0]["payload"]
+        shown = {t["source_segment_id"]: t["text"] for t in snapshot["translations"]}
+        assert {f["segment_id"] for f in snapshot["recent_finals"]} == set(shown)
         http.delete(f"/sessions/{sid}", headers=controls(created.json()))
 
 

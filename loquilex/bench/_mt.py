@@ -110,13 +110,15 @@ def _build_marian(arch: Architecture, hf: Path) -> None:
     MarianMTModel(config).save_pretrained(hf)
 
 
-def _build_nllb(arch: Architecture, hf: Path) -> None:
+def _build_m2m100(arch: Architecture, hf: Path) -> None:
+    """An M2M100-architecture model (NLLB's too) with the language tokens of its family."""
     from transformers import M2M100Config, M2M100ForConditionalGeneration
 
-    # The fixture's sentencepiece model; the vocabulary adds the NLLB language codes the
-    # translator uses and is padded to NLLB's size.
+    # The fixture's sentencepiece model; the vocabulary adds the language codes the
+    # translator uses and is padded to the real size.
     shutil.copy(_TOKENIZER_FILES / "source.spm", hf / "sentencepiece.bpe.model")
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "eng_Latn", "zho_Hans"]
+    codes = ["eng_Latn", "zho_Hans"] if arch.family == "nllb" else ["__en__", "__zh__"]
+    specials = ["<s>", "<pad>", "</s>", "<unk>", *codes]
     vocab = _vocab(arch.vocab + 1, specials)
     (hf / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     config = M2M100Config(
@@ -132,7 +134,7 @@ def _build_nllb(arch: Architecture, hf: Path) -> None:
     M2M100ForConditionalGeneration(config).save_pretrained(hf)
 
 
-def _convert_nllb(hf: Path, out: Path) -> None:
+def _convert_m2m100(hf: Path, out: Path) -> None:
     """CTranslate2's M2M100 loader wants a tokenizer it can load; write the model spec from the
     Hugging Face weights with a vocabulary list instead."""
     from ctranslate2.converters.transformers import M2M100Loader
@@ -190,7 +192,7 @@ def random_translator(arch_id: str, cache_dir: Path, *, threads: int = 1) -> CT2
                 _build_marian(arch, hf)
                 convert_hf_model(hf, out, quantization="int8")
             else:
-                _build_nllb(arch, hf)
-                _convert_nllb(hf, out)
+                _build_m2m100(arch, hf)
+                _convert_m2m100(hf, out)
     family: Any = arch.family
     return _RandomWeights(out, family, name=f"{arch_id} (random weights)", threads=threads)

@@ -11,7 +11,12 @@ from typing import Any
 
 from loquilex.bench import SpeechClip, synthesize
 from loquilex.bench._corpus import MEETING_PAUSES, MEETING_SENTENCES
-from loquilex.bench._mt import ARCHITECTURES, BENCH_LENGTH_RATIO, random_translator
+from loquilex.bench._mt import (
+    ARCHITECTURES,
+    BENCH_LENGTH_RATIO,
+    TOKENS_PER_WORD,
+    random_translator,
+)
 from loquilex.bench._stream import machine_info, run_stream_bench
 from loquilex.cli._common import CliError, Context
 
@@ -197,7 +202,10 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
             "without_translation": without,
             "mt_threads": ctx.settings.mt.threads,
             "mt_length_cap": (
-                f"{BENCH_LENGTH_RATIO} x source tokens + 4" if args.mt_arch else "2.5 x + 4"
+                f"{TOKENS_PER_WORD} source tokens per word, output capped at "
+                f"{BENCH_LENGTH_RATIO} x source tokens + 2 (random weights always reach it)"
+                if args.mt_arch
+                else "2.5 x source tokens + 4"
             ),
         }
     _report(

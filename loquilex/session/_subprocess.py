@@ -70,6 +70,7 @@ class SubprocessSession(SessionBase):
         self._task: asyncio.Task[None] | None = None
         self._open: dict[str, dict[str, Any]] = {}  # segment id → last partial segment
         self._recent: list[dict[str, Any]] = []
+        self._translations: dict[str, dict[str, Any]] = {}  # segment id → latest TRANSLATION
         self._child_stats: dict[str, Any] | None = None
         self.stderr_path = session_dir(data_dir, self.id) / "child.stderr.log"
 
@@ -170,6 +171,11 @@ class SubprocessSession(SessionBase):
                     }
                 )
                 del self._recent[:-50]
+            elif kind == "TRANSLATION":
+                payload = event.payload.model_dump(mode="json")
+                self._translations[payload["source_segment_id"]] = payload
+                while len(self._translations) > 64:
+                    del self._translations[next(iter(self._translations))]
         elif kind == "STATUS" and event.payload.stage in ("operational", "stopping"):
             if self.state != "paused":
                 self.status(event.payload.stage, event.payload.message)
@@ -252,10 +258,12 @@ class SubprocessSession(SessionBase):
         if self._open:
             segment_id, seg = list(self._open.items())[-1]
             live = {"segment_id": segment_id, **seg}
+        shown = [f["segment_id"] for f in self._recent] + ([live["segment_id"]] if live else [])
         return SnapshotPayload(
             recent_finals=list(self._recent),
             live_partial=live,
             last_event_id=self.emitter.last_event_id,
+            translations=[self._translations[s] for s in shown if s in self._translations],
         )
 
     def metrics(self) -> dict[str, Any]:
