@@ -170,11 +170,9 @@ class MTStore:
                     "`loquilex models import DIR` for a model you already have"
                 )
             preferred = [i for i, spec in MT_CATALOG.items() if spec.recommended]
-            for candidate in (*preferred, *installed):
-                if candidate in installed:
-                    return installed[candidate]
-        assert model_id is not None or installed
-        model = installed.get(model_id or "")
+            chosen = next(i for i in (*preferred, *installed) if i in installed)
+            return installed[chosen]
+        model = installed.get(model_id)
         if model is None:
             hint = (
                 f"loquilex models install {model_id}"
