@@ -27,14 +27,8 @@ TARGET_TOKEN = ">>cmn_Hans<<"  # what OPUS-MT en-zh needs in front of the source
 
 logger = logging.getLogger("build_mt_fixture")
 
-
-def read_corpus() -> list[tuple[str, str]]:
-    pairs = []
-    for line in (FIXTURE / "corpus.tsv").read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            en, zh = line.split("\t")
-            pairs.append((en, zh))
-    return pairs
+sys.path.insert(0, str(ROOT))
+from tests.mt_corpus import read_corpus  # noqa: E402  (the tests read the same pairs)
 
 
 def train_spm(texts: list[str], prefix: Path, vocab_size: int) -> None:
@@ -190,7 +184,6 @@ def convert(out: Path) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    sys.path.insert(0, str(ROOT))
     build(FIXTURE)
     convert(FIXTURE)
     logger.info("wrote %s", FIXTURE)

@@ -33,17 +33,9 @@ from loquilex.protocol import Envelope, ErrorPayload, TranslationPayload
 from loquilex.session import Subscriber
 from loquilex.types import Segment, Word
 from tests.hub_server import COMMIT, serve_repo
+from tests.mt_corpus import FIXTURE, read_corpus
 
-FIXTURE = Path(__file__).parent / "fixtures" / "mt"
-
-
-def corpus() -> list[tuple[str, str]]:
-    pairs = []
-    for line in (FIXTURE / "corpus.tsv").read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            en, zh = line.split("\t")
-            pairs.append((en, zh))
-    return pairs
+corpus = read_corpus
 
 
 # -- Chinese text ------------------------------------------------------------------------------
@@ -497,3 +489,22 @@ def test_m2m100_and_nllb_token_handling_on_small_random_models(
     assert not any(token in t for t in got)
     with pytest.raises(TranslationError, match="does not translate into 'ja'"):
         translator.translate(["Hello."], "ja")
+
+
+def test_cli_models_install_follows_hf_endpoint(tmp_path: Path) -> None:
+    """`loquilex models install` as a user runs it, pointed at a mirror with HF_ENDPOINT."""
+    import os
+    import subprocess
+    import sys
+
+    with serve_repo("Helsinki-NLP/opus-mt-en-zh", FIXTURE / "hf") as hub:
+        env = {**os.environ, "LX_DATA_DIR": str(tmp_path), "HF_ENDPOINT": hub.url}
+        done = subprocess.run(
+            [sys.executable, "-m", "loquilex", "models", "install", "opus-mt-en-zh"],
+            capture_output=True, text=True, timeout=300, env=env, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "opus-mt-en-zh installed" in done.stdout and "translates into zh" in done.stdout
+    assert any("/api/models/Helsinki-NLP/opus-mt-en-zh" in r for r in hub.requests)
+    model = MTStore(tmp_path).get("opus-mt-en-zh")
+    assert model.source["endpoint"] == hub.url
