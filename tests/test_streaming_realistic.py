@@ -1,15 +1,16 @@
 """The streaming engine on speech that looks like real use, with the real tiny.en model:
 run-together sentences in a three-voice meeting, and quiet speech over a noise floor.
 
-Replays are synchronous (every 20 ms chunk processed before the next), so latencies here
-are on the audio clock plus the time the emitting call took: deterministic enough to bound.
+Replays are synchronous (every 20 ms chunk processed before the next), and latencies here
+are on the audio clock: how much audio past a sentence's end the engine needed before it
+finalized it. That is the engine's own doing and deterministic; the compute time on top
+depends on the machine and is measured by `make bench` (docs/PERFORMANCE.md), not here.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,10 +101,8 @@ def _stream(model: object, path: Path, config: StreamConfig | None = None) -> Ru
     chunk = 320
     for i in range(0, len(audio), chunk):
         asr.feed(audio[i : i + chunk])
-        started = time.perf_counter()
-        events = asr.process()
-        at = min(i + chunk, len(audio)) / SAMPLE_RATE + time.perf_counter() - started
-        finals += [(at, e) for e in events if isinstance(e, UtteranceFinal)]
+        at = min(i + chunk, len(audio)) / SAMPLE_RATE
+        finals += [(at, e) for e in asr.process() if isinstance(e, UtteranceFinal)]
     asr.end()
     finals += [
         (len(audio) / SAMPLE_RATE, e) for e in asr.process() if isinstance(e, UtteranceFinal)
@@ -126,9 +125,10 @@ def test_run_together_sentences_are_final_without_waiting_for_the_turn(
     run = _stream(model, turns.path)
     latencies = run.latencies(turns.clips)
     # Before sentence finals, a sentence waited for the end of its speaker's turn: the
-    # median was 2.2 s and the worst 9 s on this recording (now about 1.0 s and 5.5 s).
-    assert statistics.median(latencies) <= 1.5, sorted(latencies)
-    assert max(latencies) <= 7.0, sorted(latencies)
+    # median was 2.2 s and the worst 9 s of wall time on this recording. On the audio clock
+    # they are now 0.8 s and 5.3 s (plus 0.3-0.9 s of decoding on 2 cores).
+    assert statistics.median(latencies) <= 1.2, sorted(latencies)
+    assert max(latencies) <= 6.5, sorted(latencies)
     # One final per sentence, give or take a few that tiny.en hears run together.
     assert len([f for _, f in run.finals if f.text]) >= len(turns.clips) - 6
     assert _words_in_silence(run, turns.clips) == 0

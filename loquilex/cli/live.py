@@ -52,12 +52,16 @@ def register(sub: Any) -> None:
 
 
 class _TerminalView:
-    """Partials rewrite the current line in place; finals are committed on their own line."""
+    """Partials rewrite the current line in place; finals are committed on their own line,
+    each translation on the line under its caption. A translation that arrives after a later
+    caption was printed names its caption's start time instead."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.tty = out.isatty()
         self._partial = False
+        self._starts: dict[str, float] = {}  # segment id → start, of captions printed
+        self._last: str | None = None  # the segment id of the last caption printed
 
     def __call__(self, envelope: Envelope) -> None:
         if envelope.type == "PARTIAL" and self.tty:
@@ -70,12 +74,22 @@ class _TerminalView:
                 self.out.write("\r\x1b[2K")
                 self._partial = False
             if text:
-                self.out.write(f"[{envelope.payload['segment']['start']:7.2f}] {text}\n")
+                start = envelope.payload["segment"]["start"]
+                self.out.write(f"[{start:7.2f}] {text}\n")
+                self._last = envelope.segment_id or ""
+                self._starts[self._last] = start
+                if len(self._starts) > 64:  # captions whose translation never came
+                    del self._starts[next(iter(self._starts))]
         elif envelope.type == "TRANSLATION" and envelope.payload["final"]:
             if self._partial:
                 self.out.write("\r\x1b[2K")
                 self._partial = False
-            self.out.write(f"{'':9s} {envelope.payload['text']}\n")
+            source = envelope.payload["source_segment_id"]
+            start = self._starts.pop(source, None)
+            if source == self._last or start is None:
+                self.out.write(f"{'':9s} {envelope.payload['text']}\n")
+            else:
+                self.out.write(f"{'':9s} ({start:.2f}) {envelope.payload['text']}\n")
         elif envelope.type == "ERROR":
             print(f"error: {envelope.payload['message']}", file=sys.stderr)
         self.out.flush()
