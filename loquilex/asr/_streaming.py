@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -174,6 +175,8 @@ class StreamingASR:
         self._pending_samples = 0
         self._finalize_requested = False
         self._ended = False
+        #: Called with (seconds, final) after every decode, on the thread that decoded.
+        self.on_decode: Callable[[float, bool], None] | None = None
         self._closed = False
         self._buffer = AudioBuffer()
         self._vad_pos = 0  # absolute sample up to which VAD has run
@@ -472,7 +475,10 @@ class StreamingASR:
             prefix=[w.w for w in forced],
             beam_size=cfg.final_beam if final else cfg.partial_beam,
         )
-        self.stats.decode_s += time.perf_counter() - started
+        took = time.perf_counter() - started
+        self.stats.decode_s += took
+        if self.on_decode is not None:
+            self.on_decode(took, final)
         self.stats.max_window_s = max(self.stats.max_window_s, len(audio) / SAMPLE_RATE)
         if final:
             self.stats.final_decodes += 1

@@ -43,6 +43,13 @@ def register(sub: Any) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"])
     p.add_argument("--input", default="mic", help="'mic' (default) or an audio file")
     p.add_argument("--fast", action="store_true", help="replay a file as fast as possible")
+    p.add_argument(
+        "--metrics-interval",
+        type=float,
+        metavar="S",
+        help="emit a METRICS event every S seconds (with --jsonl): final latency, partial "
+        "cadence, real-time factor",
+    )
     p.add_argument("--jsonl", action="store_true", help="one event envelope per line on stdout")
     p.add_argument(
         "--translate", metavar="LANG", help="translate captions live into LANG (e.g. zh)"
@@ -155,6 +162,7 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
         PartialFinalAggregator(emitter),
         sink,
         name=session_id,
+        metrics_interval_s=args.metrics_interval,
     )
     loop = asyncio.get_running_loop()
     if translations is not None:
@@ -224,5 +232,8 @@ async def _translations(args: argparse.Namespace, ctx: Context) -> Translations 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.fast and args.input == "mic":
         print("loquilex: error: --fast needs --input FILE", file=sys.stderr)
+        return 2
+    if args.metrics_interval is not None and not 0.5 <= args.metrics_interval <= 3600:
+        print("loquilex: error: --metrics-interval is between 0.5 and 3600 s", file=sys.stderr)
         return 2
     return asyncio.run(_live(args, ctx))

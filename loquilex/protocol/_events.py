@@ -166,7 +166,21 @@ class SemanticUpdatePayload(_Open):
 
 
 class MetricsPayload(_Open):
-    pass
+    """A session's performance budgets so far (SPEC §2 METRICS; opt-in per session with
+    ``metrics_interval_s``). Latencies and intervals are over the most recent ``window``
+    finals and partials; None until there is one."""
+
+    final_latency_p50_s: float | None = None
+    final_latency_p95_s: float | None = None
+    final_latency_max_s: float | None = None
+    partial_interval_p50_s: float | None = None
+    partial_interval_p95_s: float | None = None
+    real_time_factor: float | None = None
+    audio_s: float = 0.0
+    decode_s: float = 0.0
+    finals: int = 0
+    partials: int = 0
+    window: int = 0
 
 
 class ErrorPayload(_Open):

@@ -18,6 +18,7 @@ from loquilex import __version__
 from loquilex.config import Settings
 from loquilex.server._errors import install_error_handlers
 from loquilex.server._limits import ConnectionCounts
+from loquilex.server._metrics import metrics_router
 from loquilex.server._routes import health_router, models_router, sessions_router
 from loquilex.server._security import bearer_token as _bearer
 from loquilex.server._security import check_request, token_ok
@@ -73,6 +74,8 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
         mgr = manager or SessionManager(settings)
         app.state.manager = mgr
         app.state.loop = asyncio.get_running_loop()
+        connections: ConnectionCounts = app.state.connections
+        mgr.telemetry.watch(lambda: mgr.gauges(connections.open))
         await mgr.warm_up()
         mgr.start()
         logger.info("model %s loaded and warm", mgr.default_model)
@@ -98,6 +101,7 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(models_router)
     app.include_router(sessions_router)
     app.include_router(ws_router)

@@ -135,6 +135,7 @@ class Connection:
             }
         )
         if reuse_id is None:
+            self.manager.telemetry.private_error("BUFFER_OVERFLOW")
             return self.session.emitter.emit("ERROR", payload)
         # The notice still waiting in the queue, with up-to-date counts and its own id.
         return Envelope.build(
@@ -152,6 +153,7 @@ class Connection:
     def emit_error(
         self, code: ErrorCode, message: str, *, recoverable: bool = True, **details: Any
     ) -> Envelope:
+        self.manager.telemetry.private_error(code)
         return self.session.emitter.emit(
             "ERROR",
             ErrorPayload(
@@ -180,7 +182,12 @@ class Connection:
         logged event after that id first, read from the log by the sender task."""
         if self.sub is not None:
             self.session.log.unsubscribe(self.sub)
-        sub = Subscriber(self.settings.server.subscriber_queue, self._notice)
+        dropped = self.manager.telemetry.dropped
+        sub = Subscriber(
+            self.settings.server.subscriber_queue,
+            self._notice,
+            on_drop=lambda kind: dropped.labels(kind).inc(),
+        )
         self.sub = sub
         if resume_from is None:
             self.session.log.subscribe(sub)

@@ -64,6 +64,8 @@ def _subprotocol_token(websocket: WebSocket) -> tuple[str | None, str | None]:
 
 async def _send_error(websocket: WebSocket, code: ErrorCode, message: str) -> None:
     """An error before the connection belongs to a session: a throwaway stream's envelope."""
+    manager: SessionManager = websocket.app.state.manager
+    manager.telemetry.private_error(code)
     envelope = EventEmitter().emit(
         "ERROR", ErrorPayload(code=code, message=message, recoverable=code != "UNAUTHORIZED")
     )

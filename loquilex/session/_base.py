@@ -27,6 +27,7 @@ from loquilex.protocol import (
 from loquilex.session._config import SessionConfig
 from loquilex.session._eventlog import EventLog
 from loquilex.session._transcript import TranscriptWriter, transcript_path
+from loquilex.telemetry import Telemetry
 
 __all__ = ["Session", "SessionBase", "SessionState"]
 
@@ -96,8 +97,10 @@ class SessionBase:
         replay_events: int = 1000,
         replay_age_s: float = 300.0,
         io: Executor | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
+        self.telemetry = telemetry
         self.config = config
         self.model_id = model_id
         self.emitter = EventEmitter()
@@ -152,6 +155,8 @@ class SessionBase:
             self.transcript.append_translation(
                 payload["source_segment_id"], payload["lang"], payload["text"]
             )
+        if self.telemetry is not None:
+            self.telemetry.event(envelope)
         self.log.publish(envelope)
 
     def status(self, stage: str, message: str) -> None:

@@ -69,6 +69,13 @@ class SessionConfig(BaseModel):
         description="Installed translation model id, or 'chat' for the configured endpoint "
         "(default: mt.model, else opus-mt-en-zh if installed).",
     )
+    metrics_interval_s: float | None = Field(
+        default=None,
+        ge=0.5,
+        le=3600,
+        description="Send a METRICS event this often (final latency p50/p95, partial "
+        "cadence, real-time factor); off when unset.",
+    )
     sample_rate: int = Field(default=16000, ge=8000, le=192000)
     channels: int = Field(default=1, ge=1, le=8)
     audio_format: Literal["pcm_s16le", "f32le"] = "pcm_s16le"

@@ -47,8 +47,15 @@ class Subscriber:
     """One client's outgoing queue. ``offer`` never blocks; ``get`` is awaited by the
     client's own sender task."""
 
-    def __init__(self, capacity: int, notice: NoticeFactory, hard_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        notice: NoticeFactory,
+        hard_limit: int | None = None,
+        on_drop: Callable[[str], None] | None = None,
+    ) -> None:
         self.capacity = capacity
+        self._on_drop = on_drop
         self.hard_limit = hard_limit or capacity * 10
         self._queue: deque[Envelope] = deque()
         self._notice = notice
@@ -95,6 +102,8 @@ class Subscriber:
     def _record_drop(self, kind: str) -> None:
         self._episode[kind] += 1
         self.dropped_total[kind] += 1
+        if self._on_drop is not None:
+            self._on_drop(kind)
         count = sum(self._episode.values())
         if self._pending_notice is None:
             self._pending_notice = self._notice(count, dict(self._episode), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import logging
@@ -32,6 +33,7 @@ from loquilex.session._streaming import StreamingSession
 from loquilex.session._subprocess import SubprocessSession
 from loquilex.session._transcript import transcript_path
 from loquilex.session._translation import Translations
+from loquilex.telemetry import Gauges, Telemetry
 
 __all__ = ["SessionManager"]
 
@@ -64,6 +66,7 @@ class SessionManager:
         self._translators: dict[str, Translator] = {}
         self._reaper: asyncio.Task[None] | None = None
         self.default_model = settings.asr.model or self.store.get_default()
+        self.telemetry = Telemetry()
 
     async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
         """Run ``func(*args)`` on the manager's executor: the event loop never blocks."""
@@ -153,6 +156,7 @@ class SessionManager:
         except BaseException:
             self._sessions.pop(session.id, None)
             raise
+        self.telemetry.sessions_started.labels(session.kind).inc()
         logger.info("session %s started (%s, %s)", session.id, session.kind, config.source)
         return session
 
@@ -166,6 +170,7 @@ class SessionManager:
             "replay_events": server.replay_events,
             "replay_age_s": server.replay_age_s,
             "io": self.executor,
+            "telemetry": self.telemetry,
         }
         if config.mode == "subprocess":
             model_id = model or self.default_model
@@ -249,6 +254,18 @@ class SessionManager:
 
     def list(self) -> list[Session]:
         return list(self._sessions.values())
+
+    def gauges(self, connections: int = 0) -> Gauges:
+        """The present, for ``/metrics``: sessions running by kind, client queues, backlog."""
+        running = [s for s in self._sessions.values() if not s.ended]
+        queues = [len(sub) for s in running for sub in s.log.subscribers]
+        return Gauges(
+            sessions=dict(collections.Counter(s.kind for s in running)),
+            queue_depth_max=max(queues, default=0),
+            subscribers=len(queues),
+            scheduler_backlog=self.scheduler.queue_depth,
+            connections=connections,
+        )
 
     async def transcript(self, session_id: str) -> Transcript:
         """A session's transcript as written so far, read off the event loop."""

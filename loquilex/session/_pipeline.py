@@ -10,8 +10,9 @@ from typing import Any
 
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import AsyncRecognizer, DecodeScheduler, StreamingASR
-from loquilex.audio import AudioSource
-from loquilex.protocol import Envelope
+from loquilex.audio import SAMPLE_RATE, AudioSource
+from loquilex.protocol import Envelope, MetricsPayload
+from loquilex.session._meter import SessionMeter
 
 __all__ = ["CaptionPipeline", "EventSink"]
 
@@ -23,7 +24,9 @@ EventSink = Callable[[Envelope], None]
 
 class CaptionPipeline:
     """Runs one stream until its source ends or :meth:`stop` is called; the open utterance
-    is always flushed as FINALIZED before :meth:`run` returns."""
+    is always flushed as FINALIZED before :meth:`run` returns. Its :class:`SessionMeter`
+    follows the stream's performance; with ``metrics_interval_s`` a METRICS event goes out
+    that often while it runs."""
 
     def __init__(
         self,
@@ -34,10 +37,16 @@ class CaptionPipeline:
         sink: EventSink,
         *,
         name: str = "",
+        meter: SessionMeter | None = None,
+        metrics_interval_s: float | None = None,
     ) -> None:
         self.source = source
         self.asr = asr
         self.aggregator = aggregator
+        self.meter = meter or SessionMeter()
+        self.metrics_interval_s = metrics_interval_s
+        if self.meter.telemetry is not None:
+            asr.on_decode = self.meter.telemetry.decoded
         self._scheduler = scheduler
         self._sink = sink
         self._name = name
@@ -49,11 +58,17 @@ class CaptionPipeline:
         recognizer = AsyncRecognizer(self.asr, self._scheduler, name=self._name)
         self._recognizer = recognizer
         feeder = asyncio.create_task(self._feed(recognizer), name=f"feed-{self._name}")
+        ticker = None
+        if self.metrics_interval_s:
+            ticker = asyncio.create_task(self._tick(self.metrics_interval_s), name="metrics")
         try:
             async for event in recognizer.events():
                 for envelope in self.aggregator.handle(event):
+                    self.meter.observe(envelope)
                     self._sink(envelope)
         finally:
+            if ticker is not None:
+                ticker.cancel()
             if not feeder.done():
                 feeder.cancel()
             recognizer.close()
@@ -69,10 +84,20 @@ class CaptionPipeline:
                         continue  # live audio while paused is not transcribed
                     await self._running.wait()
                 recognizer.feed(frame.samples)
+                self.meter.fed(len(frame.samples) / SAMPLE_RATE)
                 if not self.source.realtime:
                     await recognizer.caught_up()
         finally:
             recognizer.end()
+
+    async def _tick(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self._sink(self.aggregator.emitter.emit("METRICS", self.metrics()))
+
+    def metrics(self) -> MetricsPayload:
+        """The stream's performance budgets now (the METRICS payload)."""
+        return self.meter.payload(self.stats())
 
     def finalize(self) -> None:
         """Force the open utterance to FINALIZED now (SIGUSR1, REST finalize)."""

@@ -18,8 +18,10 @@ from loquilex.errors import LoquiLexError, RateLimitedError, SequenceError, Sess
 from loquilex.protocol import Envelope, EventType, SnapshotPayload
 from loquilex.session._base import SessionBase
 from loquilex.session._config import SessionConfig
+from loquilex.session._meter import SessionMeter
 from loquilex.session._pipeline import CaptionPipeline
 from loquilex.session._translation import Translations
+from loquilex.telemetry import Telemetry
 
 __all__ = ["StreamingSession"]
 
@@ -45,6 +47,7 @@ class StreamingSession(SessionBase):
         io: Executor | None = None,
         max_backlog_s: float = 30.0,
         translations: Translations | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(
             config,
@@ -53,6 +56,7 @@ class StreamingSession(SessionBase):
             replay_events=replay_events,
             replay_age_s=replay_age_s,
             io=io,
+            telemetry=telemetry,
         )
         self.accepts_audio = config.source == "push"
         self.max_backlog_s = max_backlog_s
@@ -84,7 +88,14 @@ class StreamingSession(SessionBase):
         asr = StreamingASR(self._engine, self._stream_config)
         aggregator = PartialFinalAggregator(self.emitter)
         self._pipeline = CaptionPipeline(
-            self._source, asr, self._scheduler, aggregator, self.on_envelope, name=self.id
+            self._source,
+            asr,
+            self._scheduler,
+            aggregator,
+            self.on_envelope,
+            name=self.id,
+            meter=SessionMeter(self.telemetry),
+            metrics_interval_s=self.config.metrics_interval_s,
         )
         self.announce_start()
         if self.translations is not None:
@@ -226,4 +237,5 @@ class StreamingSession(SessionBase):
             ],
             "scheduler_queue": self._scheduler.queue_depth,
             "backlog_s": round(self.backlog_s, 3),
+            "budgets": pipeline.metrics().model_dump() if pipeline is not None else None,
         }

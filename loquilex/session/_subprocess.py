@@ -30,10 +30,14 @@ from loquilex.protocol import (
 from loquilex.session._base import SessionBase
 from loquilex.session._config import SessionConfig
 from loquilex.session._transcript import session_dir
+from loquilex.telemetry import Telemetry
 
 __all__ = ["SubprocessSession"]
 
 logger = logging.getLogger(__name__)
+
+#: How often the child reports METRICS when the session did not ask for them.
+CHILD_METRICS_S = 5.0
 
 _RELAYED = ("PARTIAL", "FINALIZED", "TRANSLATION", "SPEAKER_TURN", "SEMANTIC_UPDATE", "METRICS")
 
@@ -54,6 +58,7 @@ class SubprocessSession(SessionBase):
         replay_events: int = 1000,
         replay_age_s: float = 300.0,
         io: Executor | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(
             config,
@@ -62,6 +67,7 @@ class SubprocessSession(SessionBase):
             replay_events=replay_events,
             replay_age_s=replay_age_s,
             io=io,
+            telemetry=telemetry,
         )
         self._data_dir = data_dir
         self._model_arg = model_arg
@@ -72,6 +78,8 @@ class SubprocessSession(SessionBase):
         self._recent: list[dict[str, Any]] = []
         self._translations: dict[str, dict[str, Any]] = {}  # segment id → latest TRANSLATION
         self._child_stats: dict[str, Any] | None = None
+        self._budgets: dict[str, Any] | None = None  # the child's latest METRICS
+        self._audio_counted = 0.0  # of the child's audio seconds, those in telemetry
         self.stderr_path = session_dir(data_dir, self.id) / "child.stderr.log"
 
     def _command(self) -> list[str]:
@@ -83,6 +91,9 @@ class SubprocessSession(SessionBase):
         )
         if self.config.source == "file" and not self.config.realtime:
             cmd.append("--fast")
+        # The child always reports its budgets: they feed /metrics, and are relayed as
+        # METRICS events only to sessions that asked for them.
+        cmd += ["--metrics-interval", str(self.config.metrics_interval_s or CHILD_METRICS_S)]
         if self._model_arg:
             cmd += ["--model", self._model_arg]
         if self.config.translate:
@@ -152,6 +163,11 @@ class SubprocessSession(SessionBase):
             logger.warning("session %s: ignoring a malformed line from the child", self.id)
             return
         kind = event.type
+        if kind == "METRICS":
+            self._budgets = event.payload.model_dump(mode="json")
+            self._count_audio(self._budgets.get("audio_s"))
+            if not self.config.metrics_interval_s:
+                return
         if kind in _RELAYED:
             self.publish(
                 kind,
@@ -183,6 +199,14 @@ class SubprocessSession(SessionBase):
             self.publish("ERROR", event.payload)
         elif kind == "SESSION_ENDED":
             self._child_stats = dict(event.payload.stats)
+            self._count_audio(self._child_stats.get("audio_s"))
+
+    def _count_audio(self, audio_s: Any) -> None:
+        """The child's audio so far, into the server's audio counter."""
+        if self.telemetry is not None and isinstance(audio_s, int | float):
+            if audio_s > self._audio_counted:
+                self.telemetry.audio.inc(audio_s - self._audio_counted)
+                self._audio_counted = float(audio_s)
 
     def _close_open_segments(self) -> None:
         """A crash leaves segments with partials and no final: close each with what was
@@ -275,4 +299,5 @@ class SubprocessSession(SessionBase):
                 {"queued": len(s), "dropped": dict(s.dropped_total)} for s in self.log.subscribers
             ],
             "child": self._child_stats,
+            "budgets": self._budgets,
         }
