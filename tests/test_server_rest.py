@@ -16,6 +16,7 @@ from loquilex.bench import word_error_rate
 from loquilex.config import load_settings
 from loquilex.protocol import event_schema
 from loquilex.server import create_app
+from loquilex.telemetry import Telemetry
 from tests.conftest import STREAM_WER_BOUND, Speech, loquilex_bin
 from tests.server_harness import Server, controls, run_server
 
@@ -186,6 +187,7 @@ def test_file_session_transcript_survives_delete_and_restart(
 
 class _ExplodingManager:
     default_model = "tiny.en"
+    telemetry = Telemetry()
 
     async def warm_up(self) -> None:
         return None
@@ -205,6 +207,9 @@ def test_500_never_leaks_exception_text(tmp_path: Path) -> None:
     app = create_app(settings, manager=_ExplodingManager())  # type: ignore[arg-type]
     with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as client:
         response = client.get("/sessions")
+        openai_shaped = client.get("/v1/models")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
     assert "secret" not in response.text
+    assert openai_shaped.status_code == 500
+    assert openai_shaped.json()["error"]["message"] == "internal server error"

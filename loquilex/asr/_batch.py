@@ -36,18 +36,33 @@ def transcribe_array(
     *,
     model_name: str,
     beam_size: int = 5,
-    language: str = "en",
+    language: str | None = "en",
     progress: ProgressCallback | None = None,
+    prompt: str | None = None,
+    temperature: float | None = None,
+    decoder_details: bool = False,
 ) -> Transcript:
-    """Transcribe 16 kHz mono audio into a Transcript. Blocking: call off the event loop."""
+    """Transcribe 16 kHz mono audio into a Transcript. Blocking: call off the event loop.
+
+    ``language`` None detects it (multilingual models); ``prompt`` is Whisper's initial
+    prompt; ``temperature`` replaces the fallback schedule with one temperature. With
+    ``decoder_details`` the transcript's ``extra["decoder"]`` holds each segment's seek,
+    tokens, temperature and compression ratio (what OpenAI's verbose_json shows).
+    """
     duration = len(audio) / SAMPLE_RATE
+    options: dict[str, object] = {}
+    if temperature is not None:
+        options["temperature"] = temperature
     segments_iter, info = model.transcribe(
         audio,
         language=language,
         beam_size=beam_size,
         word_timestamps=True,
+        initial_prompt=prompt or None,
+        **options,
     )
     segments: list[Segment] = []
+    details: list[dict[str, object]] = []
     # Decoding happens while this generator is iterated.
     for raw in segments_iter:
         text = raw.text.strip()
@@ -65,12 +80,22 @@ def transcribe_array(
                 no_speech_prob=round(float(raw.no_speech_prob), 4),
             )
         )
+        if decoder_details:
+            details.append(
+                {
+                    "seek": int(raw.seek),
+                    "tokens": [int(t) for t in raw.tokens],
+                    "temperature": float(raw.temperature or 0.0),
+                    "compression_ratio": round(float(raw.compression_ratio), 4),
+                }
+            )
         if progress is not None:
             progress(float(raw.end), duration)
     logger.debug("transcribed %.1f s into %d segments", duration, len(segments))
     return Transcript(
         segments=tuple(segments),
         model=model_name,
-        language=info.language or language,
+        language=info.language or language or "en",
         duration=round(duration, 3),
+        extra={"decoder": details} if decoder_details else {},
     )

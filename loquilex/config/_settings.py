@@ -138,6 +138,17 @@ class ServerSettings(BaseModel):
         "means the API takes no file sessions.",
     )
     auth_token: SecretStr | None = Field(default=None, description="Optional bearer token.")
+    max_upload_mb: float = Field(
+        default=25.0,
+        gt=0,
+        le=4096,
+        description="Largest file POST /v1/audio/transcriptions takes (MB); more is a 413.",
+    )
+    max_queued_transcriptions: int = Field(
+        default=4,
+        ge=1,
+        description="File transcriptions waiting for the one that runs; more get a 429.",
+    )
 
     def token(self) -> str | None:
         """The bearer token in clear, for comparison only."""

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loquilex._priority import at_low_priority
 from loquilex.errors import ModelError
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _REQUIRED = ("model.bin", "config.json", "tokenizer.json")
-_cache: dict[tuple[str, str, str, int, int], Any] = {}
+_cache: dict[tuple[str, str, str, int, int, bool], Any] = {}
 _cache_lock = threading.Lock()
 
 
@@ -65,21 +66,26 @@ def load_whisper(
     compute_type: str = "int8",
     cpu_threads: int = 0,
     workers: int = 1,
+    *,
+    background: bool = False,
 ) -> WhisperModel:
-    """Load (once per process and configuration) the model at ``path``."""
+    """Load (once per process and configuration) the model at ``path``. A ``background``
+    load is a copy of its own whose threads yield the CPU to live captions (whole-file
+    transcription in the server)."""
     validate_model_dir(path)
     device = resolve_device(device)
     if device == "cuda" and compute_type == "int8":
         compute_type = "int8_float16"
-    key = (str(path.resolve()), device, compute_type, cpu_threads, workers)
+    key = (str(path.resolve()), device, compute_type, cpu_threads, workers, background)
     with _cache_lock:
         model = _cache.get(key)
         if model is None:
             from faster_whisper import WhisperModel
 
             logger.debug("loading Whisper model from %s on %s (%s)", path, device, compute_type)
-            try:
-                model = WhisperModel(
+
+            def build() -> WhisperModel:
+                return WhisperModel(
                     str(path),
                     device=device,
                     compute_type=compute_type,
@@ -87,6 +93,9 @@ def load_whisper(
                     num_workers=workers,
                     local_files_only=True,
                 )
+
+            try:
+                model = at_low_priority(build) if background else build()
             except (RuntimeError, ValueError, OSError) as exc:
                 logger.debug("cannot load the model at %s: %s", path, exc)
                 raise ModelError(

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
+from loquilex._priority import at_low_priority
 from loquilex.errors import TranslationError
 from loquilex.mt._catalog import FAMILY_LANGUAGES, LANGUAGE_NAMES, SOURCE_TOKENS, Family
 from loquilex.mt._zh import is_chinese, polish_zh
@@ -38,7 +37,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: Output length cap, as a multiple of the source's token count (plus a few tokens): a
 #: translation is never much longer than its source, and a runaway decode costs latency.
@@ -176,37 +174,6 @@ class CT2Translator:
             tokens = [t for t in result.hypotheses[0] if t not in (token, "</s>", "<pad>")]
             out.append(finish_text(self._target.decode_pieces(tokens), target_lang))
         return out
-
-
-#: Added to the nice value of translation threads: captions keep the CPU when it is short.
-MT_NICENESS = 10
-
-
-def at_low_priority(build: Callable[[], T]) -> T:
-    """Run ``build`` on a new thread whose nice value is raised by :data:`MT_NICENESS`.
-
-    CTranslate2 starts its worker threads when a model is loaded, and on Linux a thread
-    inherits its creator's nice value: so the translation threads yield the CPU to the ASR
-    decodes (SPEC §7, "translation never delays captions") without touching their priority.
-    Where threads have no nice value of their own, ``build`` runs as is.
-    """
-    result: list[T] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            if sys.platform.startswith("linux"):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MT_NICENESS)
-            result.append(build())
-        except BaseException as exc:  # handed to the caller's thread below
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="lx-mt-load")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
 
 
 def offered_targets(family: Family, vocabulary: set[str]) -> tuple[dict[str, str], bool]:

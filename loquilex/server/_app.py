@@ -19,6 +19,13 @@ from loquilex.config import Settings
 from loquilex.server._errors import install_error_handlers
 from loquilex.server._limits import ConnectionCounts
 from loquilex.server._metrics import metrics_router
+from loquilex.server._openai import (
+    OPENAI_PREFIX,
+    TranscriptionQueue,
+    UploadLimit,
+    openai_error,
+    openai_router,
+)
 from loquilex.server._routes import health_router, models_router, sessions_router
 from loquilex.server._security import bearer_token as _bearer
 from loquilex.server._security import check_request, token_ok
@@ -56,11 +63,21 @@ class _HostOriginGuard:
             path = scope["path"]
             public = path in _PUBLIC or path.startswith(("/ui/", _DOCS_ASSETS + "/"))
             if not public and not token_ok(self.settings, [_bearer(headers)]):
-                await JSONResponse(
-                    {"detail": "a valid bearer token is required"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )(scope, receive, send)
+                challenge = {"WWW-Authenticate": "Bearer"}
+                if path.startswith(OPENAI_PREFIX + "/"):
+                    refusal = openai_error(
+                        401,
+                        "a valid API key (the server's bearer token) is required",
+                        code="invalid_api_key",
+                        headers=challenge,
+                    )
+                else:
+                    refusal = JSONResponse(
+                        {"detail": "a valid bearer token is required"},
+                        status_code=401,
+                        headers=challenge,
+                    )
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -95,6 +112,7 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.transcriptions = TranscriptionQueue(settings.server.max_queued_transcriptions)
     app.state.connections = ConnectionCounts(
         max_open=settings.server.max_connections,
         max_unauthenticated=settings.server.max_unauthenticated,
@@ -105,6 +123,7 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
     app.include_router(models_router)
     app.include_router(sessions_router)
     app.include_router(ws_router)
+    app.include_router(openai_router)
     ui_dir = resources.files("loquilex") / "ui"
     app.mount("/ui", StaticFiles(directory=str(ui_dir)), name="ui")
 
@@ -132,5 +151,6 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
         """The browser UI."""
         return FileResponse(str(ui_dir / "index.html"), media_type="text/html")
 
-    app.add_middleware(_HostOriginGuard, settings=settings)
+    app.add_middleware(UploadLimit, settings=settings)
+    app.add_middleware(_HostOriginGuard, settings=settings)  # outermost: runs first
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from loquilex.errors import (
@@ -21,6 +23,7 @@ from loquilex.errors import (
     SessionError,
     UnsupportedError,
 )
+from loquilex.server._openai import OPENAI_PREFIX, openai_error
 
 __all__ = ["install_error_handlers", "status_for"]
 
@@ -58,7 +61,20 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if not request.url.path.startswith(OPENAI_PREFIX + "/"):
+            return await request_validation_exception_handler(request, exc)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query")]
+        param = where[0] if where else None
+        return openai_error(
+            400, f"{param or 'request'}: {first.get('msg', 'invalid')}", param=param
+        )
+
     @app.exception_handler(Exception)
     async def _unknown(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        if request.url.path.startswith(OPENAI_PREFIX + "/"):
+            return openai_error(500, "internal server error", type="server_error")
         return JSONResponse({"detail": "internal server error"}, status_code=500)
