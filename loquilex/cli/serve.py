@@ -13,6 +13,8 @@ __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the captioning server")
@@ -28,6 +30,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     server = ctx.settings.server
     logger.info("serving on http://%s:%d", server.host, server.port)
+    if server.host not in _LOOPBACK and not server.token():
+        logger.warning(
+            "listening on %s without an access token: anyone who reaches this port can start "
+            "sessions and read transcripts; set LX_SERVER__AUTH_TOKEN",
+            server.host,
+        )
     # uvicorn re-raises the SIGTERM/SIGINT it caught once shutdown is complete, with the
     # handlers that were installed before it started. A graceful stop is a success for
     # us, so those handlers just note it and `serve` exits 0.
