@@ -31,6 +31,7 @@ from tests.server_harness import (
     run_server,
     send_realtime,
 )
+from tests.test_metrics import scrape, value
 from tests.test_mt import FIXTURE, corpus
 
 pytestmark = pytest.mark.model
@@ -125,6 +126,15 @@ def test_stream_session_translates_finals_and_partials(server: Server, spoken: P
     shown = {t["source_segment_id"]: t["text"] for t in snapshot["translations"]}
     finals_seen = {f["segment_id"] for f in snapshot["recent_finals"]}
     assert finals_seen and finals_seen <= set(shown)
+    # /metrics saw every translation (this is the module's first session).
+    metrics = scrape(server)
+    final_translations = [e for e in sender.of("TRANSLATION") if e["payload"]["final"]]
+    assert value(metrics, "loquilex_mt_latency_seconds_count", final="true") == len(
+        final_translations
+    )
+    assert value(metrics, "loquilex_events_total", type="TRANSLATION") >= len(
+        sender.of("TRANSLATION")
+    )
 
     sid = sender.of("SESSION_STARTED")[0]["payload"]["session_id"]
     with server.http() as http:
