@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -14,6 +15,15 @@ from typing import Any
 import pytest
 
 from loquilex.bench import SpeechClip, synthesize
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """Collect right after each test: a socket or transport it left open then fails *that*
+    test (warnings are errors), not whichever test the collector happens to run in."""
+    yield
+    gc.collect()
+
 
 SENTENCES = (
     "The weather is nice today, so we will walk to the park.",

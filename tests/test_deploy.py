@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from loquilex.bench._served import free_port
 from tests.server_harness import run_server
 
 ROOT = Path(__file__).parents[1]
@@ -41,12 +41,6 @@ def test_the_recipe_copies_real_files_and_installs_like_the_readme() -> None:
     assert _instructions("CMD")[-1] == '["loquilex", "serve"]'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.model
 def test_the_health_check_passes_on_a_live_server_and_fails_without_one(tmp_path: Path) -> None:
     (check,) = _instructions("HEALTHCHECK")
@@ -60,4 +54,4 @@ def test_the_health_check_passes_on_a_live_server_and_fails_without_one(tmp_path
 
     with run_server(tmp_path / "data", tmp_path / "server.log") as server:
         assert health(server.port) == 0
-    assert health(_free_port()) != 0
+    assert health(free_port()) != 0

@@ -115,6 +115,11 @@ def test_metrics_match_what_the_client_received(server: Server, speech: Speech) 
     assert value(after, "process_resident_memory_bytes") > 100e6
     assert value(after, "process_cpu_seconds_total") > 0
 
+    sid = got.of("SESSION_STARTED")[0]["payload"]["session_id"]
+    with server.http() as http:
+        budgets = http.get(f"/sessions/{sid}/metrics", headers=AUTH).json()["budgets"]
+    assert budgets["finals"] == finals and budgets["window"] == finals
+
     # METRICS every 2 s: the session's own budgets, consistent with what came before it.
     metrics = got.of("METRICS")
     assert len(metrics) >= 4

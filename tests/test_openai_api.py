@@ -37,8 +37,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=KEY, max_retries=0, timeout=120)
+def client(server: Server) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=f"{server.url}/v1", api_key=KEY, max_retries=0, timeout=120
+    ) as client:
+        yield client
 
 
 pytestmark = pytest.mark.model
@@ -124,8 +127,10 @@ def test_errors_come_in_openai_shape(
         send(response_format="docx")
     assert bad.value.param == "response_format"
 
-    wrong = openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-wrong", max_retries=0)
-    with pytest.raises(openai.AuthenticationError) as denied:
+    with (
+        openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-wrong", max_retries=0) as wrong,
+        pytest.raises(openai.AuthenticationError) as denied,
+    ):
         wrong.models.list()
     assert denied.value.code == "invalid_api_key"
 

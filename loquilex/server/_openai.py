@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -210,12 +211,12 @@ def _language(model_id: str, requested: str | None) -> str | None:
     return code
 
 
-async def _read_upload(upload: UploadFile) -> Path:
-    """The upload in a temporary file (deleted by the caller)."""
+def _save_upload(upload: UploadFile) -> Path:
+    """The upload in a temporary file of its own (deleted by the caller). Blocking."""
     fd, name = tempfile.mkstemp(prefix="lx-upload-", suffix=Path(upload.filename or "").suffix)
     with os.fdopen(fd, "wb") as out:
-        while chunk := await upload.read(1 << 20):
-            out.write(chunk)
+        upload.file.seek(0)
+        shutil.copyfileobj(upload.file, out, 1 << 20)
     return Path(name)
 
 
@@ -311,7 +312,7 @@ async def create_transcription(
     try:
         model_id = _model_id(manager, model)
         lang = _language(model_id, language)
-        path = await _read_upload(file)
+        path = await manager.run_blocking(_save_upload, file)
         try:
             async with request.app.state.transcriptions:
                 transcript = await manager.run_blocking(
