@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from loquilex._memory import release_free_memory
 from loquilex.asr import AsrEngine, DecodeScheduler, StreamConfig, WhisperEngine
 from loquilex.config import Settings
 from loquilex.errors import (
@@ -45,6 +46,8 @@ T = TypeVar("T")
 REAP_INTERVAL_S = 0.5
 #: An engine loaded for a non-default model is dropped after this long without sessions.
 ENGINE_IDLE_S = 60.0
+#: How often freed heap memory is handed back to the OS (loquilex/_memory.py).
+TRIM_INTERVAL_S = 60.0
 
 
 class SessionManager:
@@ -327,9 +330,14 @@ class SessionManager:
             self._reaper = asyncio.create_task(self._reap_forever(), name="session-reaper")
 
     async def _reap_forever(self) -> None:
+        trimmed = time.monotonic()
         while True:
             await asyncio.sleep(REAP_INTERVAL_S)
-            self.reap(time.monotonic())
+            now = time.monotonic()
+            self.reap(now)
+            if now - trimmed >= TRIM_INTERVAL_S:
+                trimmed = now
+                await self.run_blocking(release_free_memory)
 
     def reap(self, now: float) -> None:
         """End push sessions nobody feeds, drop ended sessions after their retention, and
