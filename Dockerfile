@@ -14,6 +14,7 @@ WORKDIR /opt/loquilex
 COPY pyproject.toml requirements.txt constraints.txt README.md ./
 COPY loquilex ./loquilex
 RUN pip install -c constraints.txt -r requirements.txt . \
+    && pip install --no-deps -c constraints.txt resemblyzer \
     && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home loquilex \
     && mkdir -p /data \
     && chown loquilex:loquilex /data

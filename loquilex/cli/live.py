@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
 from loquilex.audio import AudioSource, FileSource, MicSource
-from loquilex.cli._common import Context
+from loquilex.cli._common import Context, add_conversation_flags
+from loquilex.conversation import build_enricher
 from loquilex.errors import CliError
 from loquilex.models import load_configured
 from loquilex.mt import CadenceSettings, MTStore, open_translator
@@ -33,6 +34,7 @@ from loquilex.protocol import (
     StatusPayload,
 )
 from loquilex.session import CaptionPipeline, Translations
+from loquilex.speakers import speaker_name
 
 __all__ = ["register"]
 
@@ -55,6 +57,7 @@ def register(sub: Any) -> None:
         "--translate", metavar="LANG", help="translate captions live into LANG (e.g. zh)"
     )
     p.add_argument("--mt-model", help="translation model id (default: mt.model or the installed)")
+    add_conversation_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -69,6 +72,7 @@ class _TerminalView:
         self._partial = False
         self._starts: dict[str, float] = {}  # segment id → start, of captions printed
         self._last: str | None = None  # the segment id of the last caption printed
+        self._speaker: str | None = None  # the speaker of the last caption printed
 
     def __call__(self, envelope: Envelope) -> None:
         if envelope.type == "PARTIAL" and self.tty:
@@ -82,6 +86,10 @@ class _TerminalView:
                 self._partial = False
             if text:
                 start = envelope.payload["segment"]["start"]
+                speaker = envelope.payload["segment"].get("speaker_id")
+                if speaker is not None and speaker != self._speaker:
+                    self.out.write(f"{speaker_name(speaker)}:\n")
+                    self._speaker = speaker
                 self.out.write(f"[{start:7.2f}] {text}\n")
                 self._last = envelope.segment_id or ""
                 self._starts[self._last] = start
@@ -147,6 +155,8 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
                     "translate": args.translate is not None,
                     "target_lang": args.translate,
                     "mt_model": translations.translator.name if translations else None,
+                    "diarize": args.diarize,
+                    "prosody": args.prosody,
                     "stream": ctx.settings.stream.model_dump(),
                 },
             ),
@@ -154,6 +164,13 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
     )
     sink(emitter.emit("STATUS", StatusPayload(stage="operational", message="listening")))
 
+    enricher = await asyncio.to_thread(
+        build_enricher,
+        emitter,
+        ctx.settings.conversation,
+        diarize=args.diarize,
+        prosody=args.prosody,
+    )
     scheduler = DecodeScheduler(workers=asr_cfg.workers)
     pipeline = CaptionPipeline(
         source,
@@ -163,6 +180,7 @@ async def _live(args: argparse.Namespace, ctx: Context) -> int:
         sink,
         name=session_id,
         metrics_interval_s=args.metrics_interval,
+        enricher=enricher,
     )
     loop = asyncio.get_running_loop()
     if translations is not None:

@@ -11,9 +11,12 @@ from typing import Any
 from loquilex.asr import transcribe_array
 from loquilex.audio import decode_file, duration_of
 from loquilex.cli._common import CliError, Context
+from loquilex.conversation import diarize_transcript
+from loquilex.errors import UnsupportedError
 from loquilex.export import FORMATS, Transcript, render
 from loquilex.models import load_whisper
 from loquilex.mt import MTStore, open_translator
+from loquilex.speakers import ClusterSettings, shared_encoder
 
 __all__ = ["register"]
 
@@ -33,6 +36,13 @@ def register(sub: Any) -> None:
     p.add_argument("--mt-model", help="translation model id (default: mt.model or the installed)")
     p.add_argument(
         "--bilingual", action="store_true", help="with --translate: both languages in VTT/SRT/TXT"
+    )
+    p.add_argument(
+        "--diarize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="label segments by speaker, clustering the whole file at once (default: "
+        "conversation.diarize, on when the voice encoder is installed)",
     )
     p.set_defaults(handler=run)
 
@@ -73,6 +83,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     if progress is not None:
         progress.close()
+    transcript = _diarize(ctx, transcript, audio, args.diarize)
     if args.translate:
         transcript = translate_transcript(ctx, transcript, args.translate, args.mt_model)
     text = render(transcript, args.format, bilingual=args.bilingual and bool(args.translate))
@@ -81,6 +92,22 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         args.output.write_text(text, encoding="utf-8")
     return 0
+
+
+def _diarize(ctx: Context, transcript: Transcript, audio: Any, wanted: bool | None) -> Transcript:
+    conv = ctx.settings.conversation
+    if not (conv.diarize if wanted is None else wanted):
+        return transcript
+    encoder = shared_encoder()
+    if encoder is None:
+        if wanted:
+            raise UnsupportedError(
+                "speaker attribution needs the voice encoder: "
+                "pip install --no-deps resemblyzer==0.1.4 (or 'loquilex[speakers]')"
+            )
+        return transcript
+    settings = ClusterSettings(threshold=conv.speaker_threshold, max_speakers=conv.max_speakers)
+    return diarize_transcript(transcript, audio, encoder, settings)
 
 
 def translate_transcript(

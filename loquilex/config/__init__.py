@@ -2,6 +2,7 @@
 
 from loquilex.config._settings import (
     AsrSettings,
+    ConversationConfig,
     Layer,
     MTSettings,
     ServerSettings,
@@ -12,6 +13,7 @@ from loquilex.config._stream import EouReason, StreamConfig, VadKind, stream_ove
 
 __all__ = [
     "AsrSettings",
+    "ConversationConfig",
     "EouReason",
     "Layer",
     "MTSettings",

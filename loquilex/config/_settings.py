@@ -188,6 +188,36 @@ class MTSettings(BaseModel):
     chat_api_key: SecretStr | None = Field(default=None, description="Bearer key for chat_url.")
 
 
+class ConversationConfig(BaseModel):
+    """Speakers, turns, semantics and prosody (SPEC §10)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    diarize: bool = Field(
+        default=True,
+        description="Attribute finals to speakers by default (when the voice encoder is "
+        "installed); sessions may say otherwise.",
+    )
+    speaker_threshold: float = Field(
+        default=0.72,
+        ge=0.3,
+        le=0.99,
+        description="Cosine similarity to a known voice at which a final joins it.",
+    )
+    max_speakers: int = Field(default=8, ge=1, le=32)
+    context_turns: int = Field(
+        default=20, ge=1, le=1000, description="Turns kept in the rolling context."
+    )
+    context_s: float = Field(
+        default=300.0, gt=0, description="Seconds of audio the rolling context spans."
+    )
+    risk_lexicon: dict[str, list[str]] | None = Field(
+        default=None,
+        description="Risk tag → phrases, replacing the default lexicon (escalation, "
+        "cancellation, legal, complaint).",
+    )
+
+
 class Settings(BaseSettings):
     """Effective process settings. Per-session settings are passed to constructors, never here."""
 
@@ -203,6 +233,7 @@ class Settings(BaseSettings):
     stream: StreamConfig = Field(default_factory=StreamConfig)
     server: ServerSettings = Field(default_factory=ServerSettings)
     mt: MTSettings = Field(default_factory=MTSettings)
+    conversation: ConversationConfig = Field(default_factory=ConversationConfig)
 
 
 class Layer(enum.StrEnum):

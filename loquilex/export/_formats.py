@@ -8,14 +8,19 @@ Bilingual output (a transcript whose segments carry translations) puts the trans
 line of its own under the English of each cue; when a segment takes several cues, its
 translation is shared out over them in proportion to their English, cut after punctuation
 where one is near. TXT puts the two side by side, separated by a tab.
+
+Speakers (segments with a ``speaker_id``): VTT marks every cue with a voice span
+(``<v Speaker 1>``), SRT and TXT prefix ``Speaker 1:`` where the speaker changes. Names
+come from the transcript's ``speaker_names`` (set in the page) or default to ``Speaker N``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from loquilex.export._transcript import Segment, Transcript, Word
+from loquilex.speakers import speaker_name
 
 __all__ = ["FORMATS", "Cue", "render", "split_cues"]
 
@@ -31,6 +36,7 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None
 
 
 def _wrap(words: Sequence[str], width: int = MAX_LINE) -> list[str]:
@@ -89,7 +95,8 @@ def split_cues(segments: Sequence[Segment], *, bilingual: bool = False) -> list[
             shares = share_out(segment.translation, [sum(len(w.w) for w in g) for g in groups])
         for part, share in zip(groups, shares, strict=True):
             cue = _cue(part)
-            cues.append(Cue(cue.start, cue.end, (*cue.lines, share)) if share else cue)
+            lines = (*cue.lines, share) if share else cue.lines
+            cues.append(Cue(cue.start, cue.end, lines, segment.speaker_id))
     return cues
 
 
@@ -141,30 +148,57 @@ def _srt_clean(text: str) -> str:
     return text.replace("-->", "->")
 
 
+def _names(transcript: Transcript) -> Callable[[str], str]:
+    custom: Mapping[str, str] = transcript.extra.get("speaker_names") or {}
+
+    def name(speaker_id: str) -> str:
+        return str(custom.get(speaker_id) or speaker_name(speaker_id))
+
+    return name
+
+
 def to_vtt(transcript: Transcript, *, bilingual: bool = False) -> str:
+    name = _names(transcript)
     blocks = ["WEBVTT\n"]
     for index, cue in enumerate(split_cues(transcript.segments, bilingual=bilingual), start=1):
         timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
-        text = "\n".join(_vtt_escape(line) for line in cue.lines)
+        lines = [_vtt_escape(line) for line in cue.lines]
+        if cue.speaker is not None:
+            # A voice span per line: players drop the tag's effect at a line break.
+            voice = _vtt_escape(name(cue.speaker))
+            lines = [f"<v {voice}>{line}</v>" for line in lines]
+        text = "\n".join(lines)
         blocks.append(f"{index}\n{timing}\n{text}\n")
     return "\n".join(blocks)
 
 
 def to_srt(transcript: Transcript, *, bilingual: bool = False) -> str:
+    name = _names(transcript)
     blocks = []
+    previous: str | None = None
     for index, cue in enumerate(split_cues(transcript.segments, bilingual=bilingual), start=1):
         timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
-        text = "\n".join(_srt_clean(line) for line in cue.lines)
+        lines = [_srt_clean(line) for line in cue.lines]
+        if cue.speaker is not None and cue.speaker != previous:
+            lines[0] = f"{_srt_clean(name(cue.speaker))}: {lines[0]}"
+        previous = cue.speaker
+        text = "\n".join(lines)
         blocks.append(f"{index}\n{timing}\n{text}\n")
     return "\n".join(blocks)
 
 
 def to_txt(transcript: Transcript, *, bilingual: bool = False) -> str:
+    name = _names(transcript)
     lines = []
+    previous: str | None = None
     for segment in transcript.segments:
         line = " ".join(segment.text.split())
         if line and bilingual:
             line = f"{line}\t{segment.translation or ''}".rstrip("\t")
+        if line and segment.speaker_id is not None:
+            if segment.speaker_id != previous:
+                line = f"{name(segment.speaker_id)}: {line}"
+            previous = segment.speaker_id
         lines.append(line)
     text = "\n".join(line for line in lines if line)
     return text + "\n" if text else ""

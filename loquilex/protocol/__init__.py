@@ -15,6 +15,7 @@ from loquilex.protocol._client import (
 from loquilex.protocol._emitter import EventEmitter, new_stream_id
 from loquilex.protocol._events import (
     EVENT_TYPES,
+    ActionItem,
     Envelope,
     ErrorCode,
     ErrorPayload,
@@ -25,10 +26,13 @@ from loquilex.protocol._events import (
     PartialPayload,
     PartialSegment,
     PongPayload,
+    SemanticUpdatePayload,
     ServerEvent,
     SessionEndedPayload,
     SessionStartedPayload,
     SnapshotPayload,
+    SpeakerTurn,
+    SpeakerTurnPayload,
     StatusPayload,
     TranslationPayload,
     WordModel,
@@ -38,6 +42,7 @@ from loquilex.protocol._schema import event_schema, generate_event_schema
 
 __all__ = [
     "EVENT_TYPES",
+    "ActionItem",
     "AnyClientMessage",
     "AudioChunk",
     "Authenticate",
@@ -57,10 +62,13 @@ __all__ = [
     "Ping",
     "PongPayload",
     "ResumeSession",
+    "SemanticUpdatePayload",
     "ServerEvent",
     "SessionEndedPayload",
     "SessionStartedPayload",
     "SnapshotPayload",
+    "SpeakerTurn",
+    "SpeakerTurnPayload",
     "StartSession",
     "StatusPayload",
     "TranslationPayload",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "EVENT_TYPES",
+    "ActionItem",
     "Envelope",
     "ErrorCode",
     "ErrorPayload",
@@ -20,10 +21,13 @@ __all__ = [
     "FinalizedPayload",
     "PartialPayload",
     "PartialSegment",
+    "SemanticUpdatePayload",
     "ServerEvent",
     "SessionEndedPayload",
     "SessionStartedPayload",
     "SnapshotPayload",
+    "SpeakerTurn",
+    "SpeakerTurnPayload",
     "StatusPayload",
     "TranslationPayload",
     "WordModel",
@@ -156,13 +160,22 @@ class SpeakerTurnPayload(_Open):
     previous_speaker: str | None
 
 
+class ActionItem(_Open):
+    """A request, proposal or commitment in a turn, and the rule that found it."""
+
+    text: str
+    kind: Literal["request", "proposal", "commitment"]
+    pattern: str
+
+
 class SemanticUpdatePayload(_Open):
     turn_id: str
+    speaker_id: str | None = None
     keywords: list[str]
     risk_tags: list[str]
-    actions: list[str]
-    question_count: int
-    context_size: int
+    actions: list[ActionItem]
+    question_count: int = Field(ge=0)
+    context_size: int = Field(ge=0)
 
 
 class MetricsPayload(_Open):

@@ -69,6 +69,15 @@ class SessionConfig(BaseModel):
         description="Installed translation model id, or 'chat' for the configured endpoint "
         "(default: mt.model, else opus-mt-en-zh if installed).",
     )
+    diarize: bool | None = Field(
+        default=None,
+        description="Attribute finals to speakers (speaker_id, SPEAKER_TURN, SEMANTIC_UPDATE); "
+        "default: the server's conversation.diarize, on when the voice encoder is installed.",
+    )
+    prosody: bool = Field(
+        default=False,
+        description="Describe pitch, energy and speaking rate of each final in audio_state.",
+    )
     metrics_interval_s: float | None = Field(
         default=None,
         ge=0.5,

@@ -190,6 +190,7 @@ class SessionManager:
             model_id=model_id,
             max_backlog_s=server.max_backlog_s,
             translations=translations,
+            conversation=self.settings.conversation,
             **common,
         )
 

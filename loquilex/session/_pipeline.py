@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from loquilex.aggregation import PartialFinalAggregator
-from loquilex.asr import AsyncRecognizer, DecodeScheduler, StreamingASR
+from loquilex.asr import AsyncRecognizer, DecodeScheduler, StreamingASR, UtteranceFinal
 from loquilex.audio import SAMPLE_RATE, AudioSource
-from loquilex.protocol import Envelope, MetricsPayload
+from loquilex.conversation import Enricher, FinalExtras
+from loquilex.protocol import Envelope, ErrorPayload, MetricsPayload
 from loquilex.session._meter import SessionMeter
 
 __all__ = ["CaptionPipeline", "EventSink"]
@@ -26,7 +29,9 @@ class CaptionPipeline:
     """Runs one stream until its source ends or :meth:`stop` is called; the open utterance
     is always flushed as FINALIZED before :meth:`run` returns. Its :class:`SessionMeter`
     follows the stream's performance; with ``metrics_interval_s`` a METRICS event goes out
-    that often while it runs."""
+    that often while it runs. With an :class:`Enricher` (speakers, prosody, turns) each
+    final is attributed before its FINALIZED is built, and the turn events it closes follow
+    it at once."""
 
     def __init__(
         self,
@@ -39,8 +44,13 @@ class CaptionPipeline:
         name: str = "",
         meter: SessionMeter | None = None,
         metrics_interval_s: float | None = None,
+        enricher: Enricher | None = None,
     ) -> None:
         self.source = source
+        self.enricher = enricher
+        self._enrich_failed = False
+        #: Wall time each final waited for its enrichment (what it adds to final latency).
+        self.enrich_wait_s: collections.deque[float] = collections.deque(maxlen=2000)
         self.asr = asr
         self.aggregator = aggregator
         self.meter = meter or SessionMeter()
@@ -63,9 +73,20 @@ class CaptionPipeline:
             ticker = asyncio.create_task(self._tick(self.metrics_interval_s), name="metrics")
         try:
             async for event in recognizer.events():
-                for envelope in self.aggregator.handle(event):
+                extras = FinalExtras(None, {})
+                if self.enricher is not None and isinstance(event, UtteranceFinal):
+                    extras = await self._extras(self.enricher, event)
+                for envelope in self.aggregator.handle(
+                    event, speaker_id=extras.speaker_id, audio_state=extras.audio_state
+                ):
                     self.meter.observe(envelope)
                     self._sink(envelope)
+                    if self.enricher is not None:
+                        for follower in self.enricher.after(envelope):
+                            self._sink(follower)
+            if self.enricher is not None:
+                for follower in self.enricher.close():
+                    self._sink(follower)
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -76,6 +97,31 @@ class CaptionPipeline:
             with contextlib.suppress(asyncio.CancelledError):
                 await feeder
 
+    async def _extras(self, enricher: Enricher, final: UtteranceFinal) -> FinalExtras:
+        """Speaker and prosody of a final, computed off the loop. A failure costs the
+        final its enrichment, never the final: one recoverable ENRICHMENT_FAILURE is sent."""
+        began = time.monotonic()
+        try:
+            return await asyncio.to_thread(enricher.extras, final)
+        except Exception as exc:
+            logger.exception("enriching a final of %s failed", self._name or "stream")
+            if not self._enrich_failed:
+                self._enrich_failed = True
+                self._sink(
+                    self.aggregator.emitter.emit(
+                        "ERROR",
+                        ErrorPayload(
+                            code="ENRICHMENT_FAILURE",
+                            message=f"speaker/prosody enrichment failed ({type(exc).__name__}); "
+                            "captions go on without it",
+                            recoverable=True,
+                        ),
+                    )
+                )
+            return FinalExtras(None, {})
+        finally:
+            self.enrich_wait_s.append(time.monotonic() - began)
+
     async def _feed(self, recognizer: AsyncRecognizer) -> None:
         try:
             async for frame in self.source.frames():
@@ -84,6 +130,8 @@ class CaptionPipeline:
                         continue  # live audio while paused is not transcribed
                     await self._running.wait()
                 recognizer.feed(frame.samples)
+                if self.enricher is not None:
+                    self.enricher.feed(frame.samples)
                 self.meter.fed(len(frame.samples) / SAMPLE_RATE)
                 if not self.source.realtime:
                     await recognizer.caught_up()
@@ -130,4 +178,4 @@ class CaptionPipeline:
             "decode_s": round(st.decode_s, 3),
             "max_window_s": round(st.max_window_s, 3),
             "late_partials_dropped": self.aggregator.late_partials,
-        }
+        } | (self.enricher.stats() if self.enricher is not None else {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from concurrent.futures import Executor
 from pathlib import Path
@@ -14,6 +15,8 @@ from pydantic import BaseModel
 from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import AsrEngine, AsrFailure, DecodeScheduler, StreamConfig, StreamingASR
 from loquilex.audio import AudioSource, AudioSourceError, FileSource, MicSource, PushSource
+from loquilex.config import ConversationConfig
+from loquilex.conversation import Enricher, build_enricher
 from loquilex.errors import LoquiLexError, RateLimitedError, SequenceError, SessionError
 from loquilex.protocol import Envelope, EventType, SnapshotPayload
 from loquilex.session._base import SessionBase
@@ -48,6 +51,7 @@ class StreamingSession(SessionBase):
         max_backlog_s: float = 30.0,
         translations: Translations | None = None,
         telemetry: Telemetry | None = None,
+        conversation: ConversationConfig | None = None,
     ) -> None:
         super().__init__(
             config,
@@ -70,6 +74,8 @@ class StreamingSession(SessionBase):
         self.last_sequence: int | None = None
         self.dropped_while_paused = 0
         self.translations = translations
+        self.conversation = conversation or ConversationConfig()
+        self.enricher: Enricher | None = None
         if translations is not None:
             translations.bind(self._publish_translation)
 
@@ -85,6 +91,16 @@ class StreamingSession(SessionBase):
         # Opening a source can be slow (decoding a whole file): never on the event loop.
         loop = asyncio.get_running_loop()
         self._source = await loop.run_in_executor(self._io, self._make_source)
+        self.enricher = await loop.run_in_executor(
+            self._io,
+            functools.partial(
+                build_enricher,
+                self.emitter,
+                self.conversation,
+                diarize=self.config.diarize,
+                prosody=self.config.prosody,
+            ),
+        )
         asr = StreamingASR(self._engine, self._stream_config)
         aggregator = PartialFinalAggregator(self.emitter)
         self._pipeline = CaptionPipeline(
@@ -96,6 +112,7 @@ class StreamingSession(SessionBase):
             name=self.id,
             meter=SessionMeter(self.telemetry),
             metrics_interval_s=self.config.metrics_interval_s,
+            enricher=self.enricher,
         )
         self.announce_start()
         if self.translations is not None:

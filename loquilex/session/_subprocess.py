@@ -96,6 +96,10 @@ class SubprocessSession(SessionBase):
         cmd += ["--metrics-interval", str(self.config.metrics_interval_s or CHILD_METRICS_S)]
         if self._model_arg:
             cmd += ["--model", self._model_arg]
+        if self.config.diarize is not None:
+            cmd.append("--diarize" if self.config.diarize else "--no-diarize")
+        if self.config.prosody:
+            cmd.append("--prosody")
         if self.config.translate:
             cmd += ["--translate", self.config.target_lang]
             if self.config.mt_model:

@@ -1,0 +1,120 @@
+"""Enricher: what the conversation layer adds to one stream's finals.
+
+Before a FINALIZED is built, :meth:`extras` (blocking, off the event loop) says who spoke it
+(``diarize``) and how (``prosody``, into ``audio_state``). After it is sent, :meth:`after`
+returns the SPEAKER_TURN and SEMANTIC_UPDATE it closed, if any; :meth:`close` those of the
+last turn at the end of the stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from loquilex.asr import UtteranceFinal
+from loquilex.audio import AudioHistory
+from loquilex.config import ConversationConfig
+from loquilex.conversation._prosody import ProsodyTracker
+from loquilex.conversation._semantics import DEFAULT_RISK_LEXICON
+from loquilex.conversation._turns import Conversation, ConversationSettings
+from loquilex.errors import UnsupportedError
+from loquilex.protocol import Envelope, EventEmitter
+from loquilex.speakers import ClusterSettings, Diarizer, VoiceEncoder, shared_encoder
+
+__all__ = ["Enricher", "FinalExtras", "build_enricher"]
+
+#: The audio a final covers is widened by this much each side (word times are approximate).
+_PAD_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class FinalExtras:
+    speaker_id: str | None
+    audio_state: dict[str, Any]
+
+
+class Enricher:
+    def __init__(
+        self,
+        emitter: EventEmitter,
+        *,
+        encoder: VoiceEncoder | None = None,
+        prosody: bool = False,
+        cluster: ClusterSettings | None = None,
+        conversation: ConversationSettings | None = None,
+        history_s: float = 60.0,
+    ) -> None:
+        self.history = AudioHistory(history_s)
+        self.diarizer = Diarizer(encoder, cluster) if encoder is not None else None
+        self.prosody = ProsodyTracker() if prosody else None
+        # Turns need speakers: without diarization there is one run and nothing to close.
+        self.conversation = Conversation(emitter, conversation) if encoder is not None else None
+
+    def feed(self, samples: Any) -> None:
+        self.history.append(samples)
+
+    def extras(self, final: UtteranceFinal) -> FinalExtras:
+        if not final.text.strip():
+            return FinalExtras(None, {})
+        audio = self.history.between(max(final.start - _PAD_S, 0.0), final.end + _PAD_S)
+        speaker = None
+        state: dict[str, Any] = {}
+        if self.diarizer is not None:
+            attribution = self.diarizer.attribute(audio)
+            if attribution is not None:
+                speaker = attribution.speaker_id
+                state["speaker_similarity"] = attribution.similarity
+        if self.prosody is not None:
+            state |= self.prosody.measure(audio, final.words, speaker)
+        return FinalExtras(speaker, state)
+
+    def after(self, envelope: Envelope) -> list[Envelope]:
+        return self.conversation.observe(envelope) if self.conversation is not None else []
+
+    def close(self) -> list[Envelope]:
+        return self.conversation.close() if self.conversation is not None else []
+
+    def render_context_for_llm(self) -> str:
+        return self.conversation.render_context_for_llm() if self.conversation else ""
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.diarizer is not None:
+            out |= self.diarizer.stats()
+        if self.conversation is not None:
+            out |= self.conversation.stats()
+        return out
+
+
+def build_enricher(
+    emitter: EventEmitter,
+    settings: ConversationConfig,
+    *,
+    diarize: bool | None,
+    prosody: bool,
+) -> Enricher | None:
+    """The enricher a stream asked for. ``diarize`` None means the configured default,
+    which quietly stays off when the voice encoder is not installed; asking for it
+    explicitly then is an error."""
+    wanted = settings.diarize if diarize is None else diarize
+    encoder = shared_encoder() if wanted else None
+    if diarize and encoder is None:
+        raise UnsupportedError(
+            "speaker attribution needs the voice encoder: "
+            "pip install --no-deps resemblyzer==0.1.4 (or 'loquilex[speakers]')"
+        )
+    if encoder is None and not prosody:
+        return None
+    return Enricher(
+        emitter,
+        encoder=encoder,
+        prosody=prosody,
+        cluster=ClusterSettings(
+            threshold=settings.speaker_threshold, max_speakers=settings.max_speakers
+        ),
+        conversation=ConversationSettings(
+            context_turns=settings.context_turns,
+            context_s=settings.context_s,
+            risk_lexicon=settings.risk_lexicon or DEFAULT_RISK_LEXICON,
+        ),
+    )

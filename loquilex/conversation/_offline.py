@@ -1,0 +1,48 @@
+"""Speakers of a whole transcript at once (``loquilex transcribe``): every segment's voice
+is embedded, then all are clustered together, which beats deciding one at a time."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import numpy.typing as npt
+
+from loquilex.export import Transcript
+from loquilex.speakers import ClusterSettings, VoiceEncoder, cluster_offline, speaker_label
+from loquilex.speakers._encoder import SAMPLE_RATE
+
+__all__ = ["diarize_transcript"]
+
+_PAD_S = 0.1
+_MAX_WINDOWS = 8
+
+
+def diarize_transcript(
+    transcript: Transcript,
+    audio: npt.NDArray[np.float32],
+    encoder: VoiceEncoder,
+    settings: ClusterSettings | None = None,
+) -> Transcript:
+    """``transcript`` with every spoken segment's ``speaker_id`` set (``spk-0`` first)."""
+    spoken = [i for i, s in enumerate(transcript.segments) if s.text.strip()]
+    vectors, seconds = [], []
+    for i in spoken:
+        segment = transcript.segments[i]
+        first = max(int((segment.start - _PAD_S) * SAMPLE_RATE), 0)
+        last = min(int((segment.end + _PAD_S) * SAMPLE_RATE), len(audio))
+        clip = audio[first:last] if last > first else audio[first : first + SAMPLE_RATE // 10]
+        if clip.size == 0:
+            clip = np.zeros(SAMPLE_RATE // 10, np.float32)
+        duration = len(clip) / SAMPLE_RATE
+        rate = min(1.3, (_MAX_WINDOWS - 1) / max(duration - 1.6, 1e-3))
+        embedding = encoder.embed(clip, windows_per_s=rate)
+        vectors.append(embedding.vector)
+        seconds.append(embedding.speech_s)
+    labels = cluster_offline(vectors, seconds, settings)
+    speakers = dict(zip(spoken, labels, strict=True))
+    segments = tuple(
+        dataclasses.replace(s, speaker_id=speaker_label(speakers[i])) if i in speakers else s
+        for i, s in enumerate(transcript.segments)
+    )
+    return dataclasses.replace(transcript, segments=segments)

@@ -1,0 +1,216 @@
+"""Speaker embeddings and clustering: the weights reader against torch's own writer, the
+numpy encoder against torch's LSTM, the real encoder on espeak-ng voices, and the online
+and offline clustering logic on vectors made for it."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loquilex.audio import AudioHistory
+from loquilex.bench._speech import speak
+from loquilex.errors import ModelError
+from loquilex.speakers import (
+    ClusterSettings,
+    OnlineSpeakers,
+    VoiceEncoder,
+    cluster_offline,
+    encoder_weights_path,
+    speaker_name,
+)
+from loquilex.speakers._encoder import _mel_filters
+from loquilex.speakers._weights import read_legacy_checkpoint
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def encoder() -> VoiceEncoder:
+    return VoiceEncoder()
+
+
+def test_the_voice_encoder_weights_are_installed() -> None:
+    path = encoder_weights_path()
+    assert path is not None and path.name == "pretrained.pt"
+    assert path.stat().st_size > 10_000_000
+
+
+def test_reads_a_legacy_checkpoint_exactly_as_torch_wrote_it(tmp_path: Path) -> None:
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    state = {
+        "model_state": {
+            "w": base,
+            "transposed": base.t(),  # a strided view sharing w's storage
+            "row": base[2],  # an offset view
+            "ints": torch.tensor([1, -2, 3], dtype=torch.int64),
+            "half": torch.tensor([0.5, 1.5], dtype=torch.float16),
+            "scalar": torch.tensor(7.0),
+        },
+        "step": 12,
+    }
+    path = tmp_path / "legacy.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    loaded = read_legacy_checkpoint(path)
+    assert loaded["step"] == 12
+    for key, tensor in state["model_state"].items():
+        got = loaded["model_state"][key]
+        assert got.dtype == tensor.numpy().dtype, key
+        np.testing.assert_array_equal(got, tensor.numpy(), err_msg=key)
+
+
+def test_a_checkpoint_that_names_code_is_refused_without_running_it(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    buffer = io.BytesIO()
+    for part in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"model_state": Evil()}):
+        pickle.dump(part, buffer, protocol=2)
+    path = tmp_path / "evil.pt"
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(ModelError, match="which is not read"):
+        read_legacy_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"not a pickle at all")
+    with pytest.raises(ModelError, match="cannot read the voice encoder weights"):
+        read_legacy_checkpoint(path)
+    with pytest.raises(ModelError, match="cannot read"):
+        VoiceEncoder(tmp_path / "missing.pt")
+
+
+def test_without_the_weights_installed_the_error_says_how_to_get_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("loquilex.speakers._encoder.encoder_weights_path", lambda: None)
+    with pytest.raises(ModelError, match="resemblyzer"):
+        VoiceEncoder()
+
+
+def test_the_numpy_network_matches_torch_lstm(encoder: VoiceEncoder) -> None:
+    state = read_legacy_checkpoint(encoder.path)["model_state"]
+    lstm = torch.nn.LSTM(40, 256, 3, batch_first=True)
+    linear = torch.nn.Linear(256, 256)
+    with torch.no_grad():
+        for name, param in lstm.named_parameters():
+            param.copy_(torch.from_numpy(state[f"lstm.{name}"]))
+        linear.weight.copy_(torch.from_numpy(state["linear.weight"]))
+        linear.bias.copy_(torch.from_numpy(state["linear.bias"]))
+        mels = np.random.default_rng(0).random((3, 160, 40), dtype=np.float32) * 4
+        _, (hidden, _) = lstm(torch.from_numpy(mels))
+        raw = torch.relu(linear(hidden[-1]))
+        expected = (raw / raw.norm(dim=1, keepdim=True)).numpy()
+    np.testing.assert_allclose(encoder._network(mels), expected, atol=2e-5)
+
+
+def test_mel_filters_put_a_tone_in_its_band(encoder: VoiceEncoder) -> None:
+    filters = _mel_filters()
+    assert filters.shape == (40, 201)
+    t = np.arange(16000) / 16000
+    for hz in (300.0, 1000.0, 3000.0):
+        mel = encoder.mel(np.sin(2 * np.pi * hz * t).astype(np.float32))
+        band = int(np.argmax(mel[50]))
+        peak_hz = float(np.argmax(filters[band])) * 8000 / 200
+        assert abs(peak_hz - hz) / hz < 0.15, (hz, peak_hz)
+
+
+def test_the_encoder_tells_espeak_voices_apart(encoder: VoiceEncoder) -> None:
+    sentences = [
+        "Please send me the report before Friday.",
+        "I think we should move the launch to next month.",
+        "Can you check the crash logs from the weekend?",
+    ]
+    a = [encoder.embed(speak(s, voice="en-us+f4", rate=170)).vector for s in sentences]
+    b = [encoder.embed(speak(s, voice="en-us+m7", rate=165)).vector for s in sentences]
+    same = [float(a[i] @ a[j]) for i in range(3) for j in range(i)]
+    same += [float(b[i] @ b[j]) for i in range(3) for j in range(i)]
+    different = [float(x @ y) for x in a for y in b]
+    assert min(same) > ClusterSettings().threshold > max(different)
+    for v in a + b:
+        assert abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
+
+
+def test_embedding_windows_cover_long_and_short_audio(encoder: VoiceEncoder) -> None:
+    long = encoder.embed(np.random.default_rng(1).standard_normal(16000 * 6).astype(np.float32))
+    assert len(long.windows) == len(long.centres) >= 4
+    assert long.centres[0] < 1.0 and long.centres[-1] > 5.0
+    short = encoder.embed(np.zeros(4000, np.float32))
+    assert len(short.windows) == 1 and short.speech_s == 0.25
+    with pytest.raises(ValueError):
+        encoder.embed(np.zeros(0, np.float32))
+
+
+def _unit(*values: float) -> np.ndarray:
+    v = np.zeros(256, np.float32)
+    v[: len(values)] = values
+    return v / np.linalg.norm(v)
+
+
+def test_online_speakers_open_join_and_stay_bounded() -> None:
+    speakers = OnlineSpeakers(ClusterSettings(threshold=0.8, max_speakers=2))
+    a, b, c = _unit(1, 0, 0), _unit(0, 1, 0), _unit(0, 0, 1)
+    first = speakers.assign(a, 2.0)
+    assert (first.speaker, first.new) == (0, True)
+    assert speakers.assign(_unit(1, 0.1, 0), 2.0).speaker == 0
+    second = speakers.assign(b, 2.0)
+    assert (second.speaker, second.new) == (1, True)
+    # The cap: a third voice joins the nearest instead of opening a speaker.
+    third = speakers.assign(c + 0.3 * a, 2.0)
+    assert not third.new and speakers.count == 2
+
+
+def test_a_short_final_never_opens_a_speaker_and_leans_on_the_last() -> None:
+    speakers = OnlineSpeakers(ClusterSettings(threshold=0.8, min_speech_s=1.0))
+    speakers.assign(_unit(1, 0, 0), 2.0)
+    speakers.assign(_unit(0, 1, 0), 2.0)
+    short = speakers.assign(_unit(0.3, 0.3, 1), 0.4)  # like nobody, and too short to tell
+    assert (short.speaker, short.new) == (1, False)
+    assert speakers.count == 2
+
+
+def test_centroids_adapt_to_a_drifting_voice() -> None:
+    speakers = OnlineSpeakers(ClusterSettings(threshold=0.8))
+    speakers.assign(_unit(1, 0, 0), 2.0)
+    # Small steps away from where it started: each joins, and the centroid follows.
+    for step in range(1, 12):
+        angle = step * 0.08
+        assert speakers.assign(_unit(np.cos(angle), np.sin(angle), 0), 3.0).speaker == 0
+    assert speakers.count == 1
+    assert float(speakers.similarities(_unit(np.cos(0.88), np.sin(0.88), 0))[0]) > 0.8
+
+
+def test_offline_clustering_numbers_speakers_in_order_of_appearance() -> None:
+    b, a = _unit(0, 1, 0), _unit(1, 0, 0)
+    vectors = [b, _unit(0.1, 1, 0), a, _unit(1, 0.1, 0), b, _unit(1, 0.05, 0)]
+    assert cluster_offline(vectors, [2.0] * 6) == [0, 0, 1, 1, 0, 1]
+    # A short one goes to the nearest cluster; it never makes its own.
+    labels = cluster_offline([*vectors, _unit(0, 0, 1)], [2.0] * 6 + [0.3])
+    assert labels[:6] == [0, 0, 1, 1, 0, 1] and labels[6] in (0, 1)
+    assert cluster_offline([], []) == []
+
+
+def test_speaker_names() -> None:
+    assert speaker_name("spk-0") == "Speaker 1"
+    assert speaker_name("spk-11") == "Speaker 12"
+    assert speaker_name("alice") == "alice"
+
+
+def test_audio_history_returns_exact_samples_and_forgets_old_audio() -> None:
+    history = AudioHistory(keep_s=1.0)
+    ramp = np.arange(16000 * 3, dtype=np.float32)
+    for start in range(0, len(ramp), 320):
+        history.append(ramp[start : start + 320])
+    np.testing.assert_array_equal(history.between(2.5, 2.75), ramp[40000:44000])
+    assert history.between(0.0, 1.0).size == 0  # forgotten
+    assert history.between(2.9, 5.0).size == 1600  # up to what has arrived
+    assert history.duration_s == 3.0

@@ -1,0 +1,192 @@
+"""Who said what, with the real parts: a two-voice espeak-ng meeting through the real
+tiny.en model and the real voice encoder, in the pipeline, over a real server's /stream,
+and in the `live` and `transcribe` terminals."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import websockets
+
+from loquilex.aggregation import PartialFinalAggregator
+from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
+from loquilex.audio import FileSource, decode_file
+from loquilex.bench import SpeechClip
+from loquilex.bench._devset import DISTINCT_VOICES
+from loquilex.bench._speakers import score_speakers
+from loquilex.bench._speech import SpokenPiece, compose, speak
+from loquilex.config import ConversationConfig, StreamConfig
+from loquilex.conversation import build_enricher
+from loquilex.models import ModelStore, load_whisper
+from loquilex.protocol import Envelope, EventEmitter
+from loquilex.session import CaptionPipeline
+from tests.conftest import CliRunner
+from tests.protocol_checks import check_stream
+from tests.server_harness import Received, Server, collect, pcm16, run_server, send_realtime
+
+pytestmark = pytest.mark.model
+
+#: Four turns between two voices; sentences inside a turn run together.
+_TURNS = (
+    (0, ("Okay, let's get started.", "Priya, can you share the numbers from March?")),
+    (1, ("We had forty two thousand downloads.", "That is up fifteen percent.")),
+    (0, ("Great, please send me the report by Friday.",)),
+    (1, ("I will send it tomorrow morning.", "Is that okay?")),
+)
+
+
+@pytest.fixture(scope="module")
+def meeting(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[SpeechClip]]:
+    pieces, pauses = [], []
+    for speaker, sentences in _TURNS:
+        voice, rate = DISTINCT_VOICES[speaker]
+        for index, sentence in enumerate(sentences):
+            pieces.append(
+                SpokenPiece(sentence, speak(sentence, voice=voice, rate=rate), f"v{speaker}")
+            )
+            pauses.append(0.1 if index < len(sentences) - 1 else 0.9)
+    path = tmp_path_factory.mktemp("meeting") / "two-voices.wav"
+    return path, compose(pieces, path, pauses=pauses)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> object:
+    store = ModelStore(tmp_path_factory.mktemp("data"))
+    return load_whisper(store.resolve("tiny.en"), "cpu", "int8", 1)
+
+
+def _as_dicts(events: list[Envelope]) -> list[dict[str, object]]:
+    return [json.loads(e.to_json()) for e in events]
+
+
+def _check_turns(events: list[dict], clips: list[SpeechClip]) -> None:
+    finals = [e for e in events if e["type"] == "FINALIZED" and e["payload"]["segment"]["text"]]
+    assert finals and all(f["payload"]["segment"]["speaker_id"] for f in finals)
+    score = score_speakers(
+        [Envelope.model_validate(e) for e in events if e["type"] == "FINALIZED"], clips
+    )
+    assert score.found_speakers == 2, score
+    assert score.accuracy >= 0.9, score
+    assert score.changes_found >= 2, score
+    turns = [e for e in events if e["type"] == "SPEAKER_TURN"]
+    assert 3 <= len(turns) <= 6
+    speakers = [t["payload"]["turn"]["speaker_id"] for t in turns]
+    assert speakers[0] == "spk-0" and "spk-1" in speakers
+    assert all(a != b for a, b in itertools.pairwise(speakers))
+    # Each turn's SEMANTIC_UPDATE follows it at once.
+    for turn in turns:
+        index = events.index(turn)
+        follower = events[index + 1]
+        assert follower["type"] == "SEMANTIC_UPDATE"
+        assert follower["payload"]["turn_id"] == turn["payload"]["turn"]["id"]
+
+
+def test_the_pipeline_attributes_every_final_and_closes_turns(
+    meeting: tuple[Path, list[SpeechClip]], model: object
+) -> None:
+    path, clips = meeting
+    events: list[Envelope] = []
+
+    async def run() -> CaptionPipeline:
+        emitter = EventEmitter()
+        scheduler = DecodeScheduler(workers=1)
+        enricher = build_enricher(emitter, ConversationConfig(), diarize=True, prosody=True)
+        assert enricher is not None
+        pipeline = CaptionPipeline(
+            FileSource(path, realtime=False),
+            StreamingASR(WhisperEngine(model, "en"), StreamConfig()),
+            scheduler,
+            PartialFinalAggregator(emitter),
+            events.append,
+            enricher=enricher,
+        )
+        try:
+            await pipeline.run()
+        finally:
+            scheduler.close()
+        return pipeline
+
+    pipeline = asyncio.run(run())
+    dicts = _as_dicts(events)
+    check_stream(dicts)
+    _check_turns(dicts, clips)
+    finals = [e for e in dicts if e["type"] == "FINALIZED" and e["payload"]["segment"]["text"]]
+    for final in finals:
+        state = final["payload"]["segment"]["audio_state"]
+        assert state["rendering"].startswith("[audio: ")
+        assert 60 <= state["pitch_hz"] <= 400 and "words_per_s" in state
+    stats = pipeline.stats()
+    assert stats["speakers"] == 2 and stats["attributed"] == len(finals)
+    # Requests and commitments in the meeting are found in their turns.
+    actions = [a for e in dicts if e["type"] == "SEMANTIC_UPDATE" for a in e["payload"]["actions"]]
+    assert {"request", "commitment"} <= {a["kind"] for a in actions}
+    assert pipeline.enricher is not None
+    assert "spk-1:" in pipeline.enricher.render_context_for_llm()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("speakers")
+    with run_server(root / "data", root / "server.log") as srv:
+        yield srv
+
+
+def _stream(server: Server, audio: bytes, config: dict[str, object]) -> Received:
+    async def run() -> Received:
+        got = Received()
+        async with websockets.connect(server.ws + "/stream") as ws:
+            await ws.send(json.dumps({"type": "START_SESSION", "config": config}))
+            reader = asyncio.create_task(collect(ws, got))
+            await send_realtime(ws, audio, speed=2.0)
+            await ws.send(json.dumps({"type": "END_SESSION"}))
+            await asyncio.wait_for(reader, 60)
+        return got
+
+    return asyncio.run(run())
+
+
+def test_a_stream_client_gets_speakers_and_turns_by_default(
+    server: Server, meeting: tuple[Path, list[SpeechClip]]
+) -> None:
+    path, clips = meeting
+    got = _stream(server, pcm16(decode_file(path)), {})
+    check_stream(got.events)
+    _check_turns(got.events, clips)
+    assert got.events[-1]["type"] == "SESSION_ENDED"
+    assert got.events[-1]["payload"]["stats"]["speakers"] == 2
+
+
+def test_diarize_false_leaves_speakers_out(
+    server: Server, meeting: tuple[Path, list[SpeechClip]]
+) -> None:
+    path, _ = meeting
+    got = _stream(server, pcm16(decode_file(path)), {"diarize": False})
+    check_stream(got.events)
+    finals = [f for f in got.of("FINALIZED") if f["payload"]["segment"]["text"]]
+    assert finals and all(f["payload"]["segment"]["speaker_id"] is None for f in finals)
+    assert not got.of("SPEAKER_TURN") and not got.of("SEMANTIC_UPDATE")
+
+
+def test_live_and_transcribe_show_speakers_in_the_terminal(
+    cli: CliRunner, meeting: tuple[Path, list[SpeechClip]]
+) -> None:
+    path, _ = meeting
+    live = cli("live", "--input", str(path), "--fast")
+    assert live.returncode == 0, live.stderr
+    headers = [line for line in live.stdout.splitlines() if line.startswith("Speaker ")]
+    assert headers[:2] == ["Speaker 1:", "Speaker 2:"] and len(headers) >= 3
+
+    vtt = cli("transcribe", str(path), "-f", "vtt")
+    assert vtt.returncode == 0, vtt.stderr
+    assert "<v Speaker 1>" in vtt.stdout and "<v Speaker 2>" in vtt.stdout
+    txt = cli("transcribe", str(path), "-f", "txt")
+    lines = txt.stdout.splitlines()
+    assert lines[0].startswith("Speaker 1: ")
+    assert sum(line.startswith("Speaker ") for line in lines) >= 3
+    plain = cli("transcribe", str(path), "-f", "txt", "--no-diarize")
+    assert not any(line.startswith("Speaker ") for line in plain.stdout.splitlines())
