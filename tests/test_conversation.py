@@ -122,7 +122,8 @@ def test_actions_name_their_rule_and_skip_plain_questions() -> None:
     text = (
         "Please send the deck to Maria. I'll follow up with legal tomorrow. "
         "We need to fix the login page. Could you check the logs? What time is it? "
-        "Let's ship it on Monday. The weather is nice."
+        "Do we need to ship it today? Let's ship it on Monday. The weather is nice. "
+        "I will send it tomorrow, is that okay?"
     )
     found = [(a.kind, a.pattern, a.text) for a in find_actions(text)]
     assert found == [
@@ -131,6 +132,7 @@ def test_actions_name_their_rule_and_skip_plain_questions() -> None:
         ("proposal", "we_need", "We need to fix the login page."),
         ("request", "can_you", "Could you check the logs?"),
         ("proposal", "lets", "Let's ship it on Monday."),
+        ("commitment", "i_will", "I will send it tomorrow, is that okay?"),
     ]
 
 

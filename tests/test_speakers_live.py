@@ -124,7 +124,8 @@ def test_the_pipeline_attributes_every_final_and_closes_turns(
     assert stats["speakers"] == 2 and stats["attributed"] == len(finals)
     # Requests and commitments in the meeting are found in their turns.
     actions = [a for e in dicts if e["type"] == "SEMANTIC_UPDATE" for a in e["payload"]["actions"]]
-    assert {"request", "commitment"} <= {a["kind"] for a in actions}
+    texts = [e["payload"]["turn"]["text"] for e in dicts if e["type"] == "SPEAKER_TURN"]
+    assert {"request", "commitment"} <= {a["kind"] for a in actions}, texts
     assert pipeline.enricher is not None
     assert "spk-1:" in pipeline.enricher.render_context_for_llm()
 

@@ -132,7 +132,7 @@ def test_live_captions_from_the_microphone(
         word_error_rate(
             speech.text,
             " ".join(
-                line
+                re.sub(r"</?v[^>]*>", "", line)  # one voice: every cue is "Speaker 1"'s
                 for line in vtt.splitlines()
                 if line and "-->" not in line and not line.isdigit() and line != "WEBVTT"
             ),
@@ -319,4 +319,64 @@ def test_translation_line_under_each_caption_and_bilingual_downloads(
             for _, zh in exact:
                 assert zh in vtt
         browser.close()
+    assert page_errors == []
+
+
+def test_captions_are_labelled_by_speaker_and_names_are_editable(
+    server: Server, tmp_path_factory: pytest.TempPathFactory, page_errors: list[str]
+) -> None:
+    from loquilex.bench._devset import DISTINCT_VOICES
+    from loquilex.bench._speech import SpokenPiece, compose, speak
+
+    turns = (
+        (0, "Good morning, let's look at the release numbers today."),
+        (1, "We had forty two thousand downloads in the first week."),
+        (0, "Great, please send me the full report by Friday."),
+    )
+    pieces = [
+        SpokenPiece(text, speak(text, voice=DISTINCT_VOICES[who][0]), f"v{who}")
+        for who, text in turns
+    ]
+    spoken = tmp_path_factory.mktemp("ui-speakers") / "two-voices.wav"
+    compose(pieces, spoken, pauses=1.0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as pw:
+        browser = _launch(pw, spoken)
+        page = _open(browser, server, page_errors)
+        page.click("#start")
+        page.wait_for_function(
+            "document.querySelectorAll('#finals li[data-speaker]').length >= 3", timeout=40_000
+        )
+        labels = page.locator("#finals button.speaker").all_inner_texts()
+        assert labels[:2] == ["Speaker 1", "Speaker 2"], labels
+        rows = page.evaluate(
+            "[...document.querySelectorAll('#finals li')].map(li => li.dataset.speaker)"
+        )
+        assert rows[0] == "spk-0" and "spk-1" in rows
+        # Rename Speaker 2 in place: every label of that speaker follows.
+        page.locator("#finals button.speaker[data-speaker='spk-1']").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("Priya")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "(labels => labels.length > 0 && labels.every(b => b.textContent === 'Priya'))"
+            "([...document.querySelectorAll('button.speaker[data-speaker=\"spk-1\"]')])"
+        )
+        page.screenshot(path=str(ARTIFACTS / "ui-speakers.png"))
+        page.click("#start")  # stop
+        page.wait_for_function(
+            "document.querySelector('#conn').textContent === 'ended'", timeout=20_000
+        )
+        session = page.evaluate("window.loquilex.state.sessionId")
+        with page.expect_download() as download:
+            page.click("#dl-vtt")
+        vtt = Path(download.value.path()).read_text()
+        # Kept for the session, on the server: another browser attaching gets the name.
+        viewer = _open(browser, server, page_errors)
+        viewer.goto(f"{server.url}/?session={session}")
+        viewer.wait_for_function(
+            "window.loquilex.state.speakerNames.get('spk-1') === 'Priya'", timeout=20_000
+        )
+        browser.close()
+    assert "<v Speaker 1>" in vtt and "<v Priya>" in vtt, vtt
     assert page_errors == []

@@ -84,6 +84,7 @@ _QUESTION_START = re.compile(
     r"would|should|shall|have|has)\b",
     re.IGNORECASE,
 )
+_ASKS_SOMEONE = re.compile(r"^(?:can|could|would|will) you\b", re.IGNORECASE)
 _STOPWORDS = frozenset(
     """a about above after again against all am an and any are aren't as at be because been
     before being below between both but by can can't cannot could couldn't did didn't do does
@@ -130,10 +131,9 @@ def find_actions(text: str) -> list[Action]:
     found it (the first rule that matches, in the order above)."""
     found = []
     for sentence in sentences(text):
-        if sentence.endswith("?") and not re.search(
-            r"\b(?:can|could|would|will) you\b", sentence, re.I
-        ):
-            continue  # a question is not a request, unless it asks someone to do something
+        asks = sentence.endswith("?") and _QUESTION_START.match(sentence)
+        if asks and not _ASKS_SOMEONE.match(sentence):
+            continue  # "do we need to…?" asks; "could you…?" and "I'll…, ok?" still count
         for name, kind, rule in _ACTION_RULES:
             if rule.search(sentence):
                 found.append(Action(sentence, kind, name))

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from loquilex import __version__
 from loquilex.errors import NotFoundError
@@ -145,6 +146,40 @@ async def delete_session(
         "state": session.state,
         "transcript": f"/sessions/{session.id}/transcript",
     }
+
+
+class SpeakerNames(BaseModel):
+    """People's names for a session's speakers; exports use them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    names: dict[Annotated[str, StringConstraints(pattern=r"^spk-[0-9]{1,3}$")], str] = Field(
+        max_length=64, examples=[{"spk-0": "Alice", "spk-1": "Bob"}]
+    )
+
+    @field_validator("names")
+    @classmethod
+    def _short(cls, names: dict[str, str]) -> dict[str, str]:
+        cleaned = {k: " ".join(v.split()) for k, v in names.items()}
+        if any(len(v) > 60 for v in cleaned.values()):
+            raise ValueError("a speaker name is at most 60 characters")
+        return cleaned
+
+
+@sessions_router.get("/{session_id}/speakers", responses=_NOT_FOUND)
+async def get_speaker_names(session_id: SessionId, manager: ManagerDep) -> SpeakerNames:
+    """The names given to the session's speakers (``spk-0`` …)."""
+    return SpeakerNames(names=await manager.speaker_names(session_id))
+
+
+@sessions_router.put("/{session_id}/speakers", responses=_NOT_FOUND)
+async def put_speaker_names(
+    session_id: SessionId, body: SpeakerNames, manager: ManagerDep, key: SenderKey = None
+) -> SpeakerNames:
+    """Name speakers; merged with the names already given, an empty name removes one. Needs
+    the sender key (`X-LoquiLex-Sender-Key`) while the session is on this server."""
+    names = await manager.set_speaker_names(session_id, key, body.names)
+    return SpeakerNames(names=names)
 
 
 _MEDIA = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import hmac
 import logging
 import time
@@ -32,7 +33,12 @@ from loquilex.session._base import Session
 from loquilex.session._config import SessionConfig, is_session_id
 from loquilex.session._streaming import StreamingSession
 from loquilex.session._subprocess import SubprocessSession
-from loquilex.session._transcript import transcript_path
+from loquilex.session._transcript import (
+    load_speaker_names,
+    save_speaker_names,
+    speaker_names_path,
+    transcript_path,
+)
 from loquilex.session._translation import Translations
 from loquilex.telemetry import Gauges, Telemetry
 
@@ -277,7 +283,34 @@ class SessionManager:
         if session is not None:
             await self.run_blocking(session.transcript.wait_written, 5.0)
         path = await self.run_blocking(self.transcript_file, session_id)
-        return await self.run_blocking(Transcript.load, path)
+        transcript = await self.run_blocking(Transcript.load, path)
+        names = await self.speaker_names(session_id)
+        if names:
+            extra = {**transcript.extra, "speaker_names": names}
+            transcript = dataclasses.replace(transcript, extra=extra)
+        return transcript
+
+    async def speaker_names(self, session_id: str) -> dict[str, str]:
+        """The names people gave the session's speakers (empty until someone does)."""
+        self.transcript_file(session_id)  # a known session, or SessionNotFoundError
+        path = speaker_names_path(self.settings.data_dir, session_id)
+        return await self.run_blocking(load_speaker_names, path)
+
+    async def set_speaker_names(
+        self, session_id: str, key: str | None, names: dict[str, str]
+    ) -> dict[str, str]:
+        """Name speakers (``spk-0`` → "Alice"); an empty name forgets one. Needs the
+        sender key while the session is in memory; exports use the names from then on."""
+        if session_id in self._sessions:
+            self.controlled(session_id, key)
+        else:
+            self.transcript_file(session_id)
+            raise NotSenderError("an ended session's speakers can no longer be renamed here")
+        merged = {**await self.speaker_names(session_id), **names}
+        merged = {k: v for k, v in merged.items() if v}
+        path = speaker_names_path(self.settings.data_dir, session_id)
+        await self.run_blocking(save_speaker_names, path, merged)
+        return merged
 
     def transcript_file(self, session_id: str) -> Path:
         """The transcript of a session, also one that has left memory. Only a well-formed

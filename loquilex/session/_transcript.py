@@ -19,7 +19,14 @@ from typing import Any, TextIO
 
 from loquilex.export import Transcript
 
-__all__ = ["TranscriptWriter", "session_dir", "transcript_path"]
+__all__ = [
+    "TranscriptWriter",
+    "load_speaker_names",
+    "save_speaker_names",
+    "session_dir",
+    "speaker_names_path",
+    "transcript_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +37,32 @@ def session_dir(data_dir: Path, session_id: str) -> Path:
 
 def transcript_path(data_dir: Path, session_id: str) -> Path:
     return session_dir(data_dir, session_id) / "transcript.jsonl"
+
+
+def speaker_names_path(data_dir: Path, session_id: str) -> Path:
+    """People's names for a session's speakers (set in the page), beside its transcript."""
+    return session_dir(data_dir, session_id) / "speakers.json"
+
+
+def save_speaker_names(path: Path, names: dict[str, str]) -> None:
+    """Replace the names file atomically: a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+    scratch.replace(path)
+
+
+def load_speaker_names(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        logger.warning("ignoring unreadable speaker names %s", path)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
 
 
 class TranscriptWriter:

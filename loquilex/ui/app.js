@@ -25,7 +25,10 @@ const state = {
   attempt: 0,
   translations: new Map(), // segment id → latest translation text (final ones win)
   mtModel: null,           // the installed translation model the picker offers, if any
+  speakerNames: new Map(), // speaker id → the name given in this page (kept per session)
+  lastSpeaker: null,       // speaker of the last final shown: a change starts a turn
 };
+const SPEAKER_COLOURS = 8;
 
 // ---- messages and status ---------------------------------------------------------------
 function showMessage(text) {
@@ -65,6 +68,91 @@ function fmtTime(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+// ---- speakers ------------------------------------------------------------------------------
+function speakerName(id) {
+  const m = /^spk-(\d+)$/.exec(id);
+  return state.speakerNames.get(id) || (m ? `Speaker ${Number(m[1]) + 1}` : id);
+}
+
+function speakerClass(id) {
+  const m = /^spk-(\d+)$/.exec(id);
+  return `speaker-${m ? Number(m[1]) % SPEAKER_COLOURS : 0}`;
+}
+
+function speakerLabel(id) {
+  const label = document.createElement("button");
+  label.type = "button";
+  label.className = "speaker";
+  label.dataset.speaker = id;
+  label.textContent = speakerName(id);
+  label.title = "Rename this speaker";
+  label.addEventListener("click", () => renameSpeaker(label));
+  return label;
+}
+
+function renameSpeaker(label) {
+  const id = label.dataset.speaker;
+  const input = Object.assign(document.createElement("input"), {
+    type: "text", value: speakerName(id), maxLength: 60, className: "speaker-edit",
+  });
+  input.setAttribute("aria-label", `Name for ${speakerName(id)}`);
+  let done = false;
+  const finish = (save) => {
+    if (done) return;
+    done = true;
+    input.replaceWith(label);
+    if (save) setSpeakerName(id, input.value.trim());
+    label.focus();
+  };
+  input.addEventListener("keydown", (e) => {
+    e.stopPropagation(); // typing a name is not a shortcut
+    if (e.key !== "Enter" && e.key !== "Escape") return;
+    // Else the key would go on to the label, focused again, and press it.
+    e.preventDefault();
+    finish(e.key === "Enter");
+  });
+  input.addEventListener("blur", () => finish(true));
+  label.replaceWith(input);
+  input.select();
+}
+
+function speakersKey() {
+  return `loquilex-speakers-${state.sessionId}`;
+}
+
+function setSpeakerName(id, name) {
+  if (name) state.speakerNames.set(id, name);
+  else state.speakerNames.delete(id);
+  for (const el of document.querySelectorAll(`.speaker[data-speaker="${CSS.escape(id)}"]`)) {
+    el.textContent = speakerName(id);
+  }
+  if (state.sessionId) {
+    localStorage.setItem(speakersKey(), JSON.stringify(Object.fromEntries(state.speakerNames)));
+  }
+  // The sender's page names them on the server too, so the downloads carry the names.
+  if (state.senderKey && state.sessionId) {
+    api("PUT", `/sessions/${state.sessionId}/speakers`, { names: { [id]: name } })
+      .catch((err) => showMessage(`Could not save the speaker's name: ${err.message}`));
+  }
+}
+
+async function loadSpeakerNames() {
+  state.speakerNames.clear();
+  try {
+    const saved = await api("GET", `/sessions/${state.sessionId}/speakers`);
+    for (const [id, name] of Object.entries(saved.names || {})) state.speakerNames.set(id, name);
+  } catch (err) {
+    // A session this server no longer knows: the names kept in this browser still apply.
+  }
+  try {
+    const local = JSON.parse(localStorage.getItem(speakersKey()) || "{}");
+    for (const [id, name] of Object.entries(local)) state.speakerNames.set(id, name);
+  } catch (err) {
+    localStorage.removeItem(speakersKey());
+  }
+  for (const el of document.querySelectorAll(".speaker")) el.textContent = speakerName(el.dataset.speaker);
+}
+
 function addFinal(segmentId, segment) {
   if (!segment.text || state.finals.has(segmentId)) return;
   state.finals.add(segmentId);
@@ -75,12 +163,25 @@ function addFinal(segmentId, segment) {
   const text = document.createElement("span");
   text.className = "text";
   text.textContent = segment.text;
-  li.append(time, text);
+  li.append(time);
+  const speaker = segment.speaker_id;
+  let said = segment.text;
+  if (speaker) {
+    li.dataset.speaker = speaker;
+    li.classList.add(speakerClass(speaker));
+    if (speaker !== state.lastSpeaker) {
+      li.classList.add("turn");
+      li.append(speakerLabel(speaker));
+      said = `${speakerName(speaker)}: ${segment.text}`;
+    }
+    state.lastSpeaker = speaker;
+  }
+  li.append(text);
   const translated = state.translations.get(segmentId);
   if (translated) li.append(translationLine(translated.text, translated.lang));
   $("finals").append(li);
   const live = document.createElement("p");
-  live.textContent = segment.text;
+  live.textContent = said;
   $("live-region").append(live);
   while ($("live-region").childElementCount > 5) $("live-region").firstElementChild.remove();
   scrollToEnd();
@@ -438,6 +539,7 @@ function resetTranscript() {
   state.sentSeconds = 0;
   state.paused = false;
   state.translations.clear();
+  state.lastSpeaker = null;
   $("finals").replaceChildren();
   $("live-region").replaceChildren();
   setPartial(null, null);
@@ -457,6 +559,7 @@ function useSession(sessionId, streamId, senderKey) {
     a.setAttribute("download", `captions${both ? ".bilingual" : ""}.${a.dataset.format}`);
     a.setAttribute("aria-disabled", "false");
   }
+  loadSpeakerNames();
 }
 
 function showBilingual(on) {
