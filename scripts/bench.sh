@@ -3,8 +3,9 @@
 # read from pinned PyPI source archives) and replay every recording at real time through
 # the streaming engine, one stream each, then 4 concurrent streams of the run-together
 # meeting, then WebSocket fan-out, then live translation (twice the run-together meeting per
-# model size). Prints the numbers, writes JSON to bench/results/ and a Markdown table to
-# bench/results/devset.md. Takes about 30 minutes (real-time replay).
+# model size), then speaker attribution per recording and one run with everything on.
+# Prints the numbers, writes JSON to bench/results/ and Markdown tables to
+# bench/results/devset.md and speakers.md. Takes about 45 minutes (real-time replay).
 # BENCH_ONLY="jfk harvard-2spk" limits the recordings; LX_ASR__MODEL=base measures base.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ AUDIO=bench/audio/devset
 OUT=${BENCH_OUT:-bench/results/devset}
 mkdir -p "$AUDIO" "$OUT"
 $LX bench devset "$AUDIO"
-names=${BENCH_ONLY:-"meeting-paused meeting-turns quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets"}
+names=${BENCH_ONLY:-"meeting-paused meeting-turns voices-2 voices-3 quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets"}
 results=()
 for name in $names; do
     echo "== $name"
@@ -33,3 +34,17 @@ for arch in opus-mt-en-zh nllb-200-distilled-600M; do
     $LX bench stream "$AUDIO/meeting-turns.wav" --ref "$AUDIO/meeting-turns.txt" --no-offline \
         --translate zh --mt-arch "$arch" --json "bench/results/translate-$arch.json"
 done
+# Speaker attribution on every recording whose timing names its speakers (docs/speakers.md),
+# then everything on at once: speakers, prosody, semantics and live translation.
+speakers=()
+mkdir -p bench/results/speakers
+for name in ${BENCH_SPEAKERS:-"voices-2 voices-3 meeting-turns quiet-whisper harvard-2spk harvard-quiet lj-read meeting-paused"}; do
+    echo "== $name, speakers"
+    $LX bench stream "$AUDIO/$name.wav" --ref "$AUDIO/$name.txt" --no-offline --diarize \
+        --json "bench/results/speakers/$name.json"
+    speakers+=("bench/results/speakers/$name.json")
+done
+$LX bench table --speakers "${speakers[@]}" | tee bench/results/speakers.md
+echo "== voices-3 with everything on"
+$LX bench stream "$AUDIO/voices-3.wav" --ref "$AUDIO/voices-3.txt" --no-offline --diarize \
+    --prosody --translate zh --mt-arch opus-mt-en-zh --json bench/results/everything-on.json

@@ -79,6 +79,33 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
     return Speech(path, synthesize(SENTENCES, path, pauses=1.0))
 
 
+#: Four turns between two voices a speaker encoder tells apart; sentences inside a turn
+#: run together, 0.9 s between turns.
+TWO_VOICE_TURNS = (
+    (0, ("Okay, let's get started.", "Priya, can you share the numbers from March?")),
+    (1, ("We had forty two thousand downloads.", "That is up fifteen percent.")),
+    (0, ("Great, please send me the report by Friday.",)),
+    (1, ("I will send it tomorrow morning.", "Is that okay?")),
+)
+
+
+@pytest.fixture(scope="session")
+def two_voices(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+    """A two-voice espeak-ng meeting, each sentence's speaker in its clip (v0, v1)."""
+    from loquilex.bench._devset import DISTINCT_VOICES
+    from loquilex.bench._speech import SpokenPiece, compose, speak
+
+    pieces, pauses = [], []
+    for speaker, sentences in TWO_VOICE_TURNS:
+        voice, rate = DISTINCT_VOICES[speaker]
+        for index, sentence in enumerate(sentences):
+            audio = speak(sentence, voice=voice, rate=rate)
+            pieces.append(SpokenPiece(sentence, audio, f"v{speaker}"))
+            pauses.append(0.1 if index < len(sentences) - 1 else 0.9)
+    path = tmp_path_factory.mktemp("two-voices") / "two-voices.wav"
+    return Speech(path, compose(pieces, path, pauses=pauses))
+
+
 @pytest.fixture()
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty LoquiLex data dir, also set in the environment for subprocesses."""

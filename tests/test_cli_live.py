@@ -51,8 +51,13 @@ def test_terminal_view_commits_finals(cli: CliRunner, speech: Speech) -> None:
     proc = cli("live", "--input", str(speech.path), "--fast")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(speech.clips) <= len(lines) <= len(speech.clips) + 2
-    assert all(line.startswith("[") for line in lines)
+    # One voice: one speaker header, then one line per final.
+    assert lines[0] == "Speaker 1:"
+    captions = lines[1:]
+    assert len(speech.clips) <= len(captions) <= len(speech.clips) + 2
+    assert all(line.startswith("[") for line in captions)
+    plain = cli("live", "--input", str(speech.path), "--fast", "--no-diarize")
+    assert not any(line.startswith("Speaker") for line in plain.stdout.splitlines())
 
 
 def test_sigusr1_finalizes_and_sigterm_flushes(data_dir: Path, speech: Speech) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import websockets
@@ -17,41 +16,17 @@ from loquilex.aggregation import PartialFinalAggregator
 from loquilex.asr import DecodeScheduler, StreamingASR, WhisperEngine
 from loquilex.audio import FileSource, decode_file
 from loquilex.bench import SpeechClip
-from loquilex.bench._devset import DISTINCT_VOICES
 from loquilex.bench._speakers import score_speakers
-from loquilex.bench._speech import SpokenPiece, compose, speak
 from loquilex.config import ConversationConfig, StreamConfig
 from loquilex.conversation import build_enricher
 from loquilex.models import ModelStore, load_whisper
 from loquilex.protocol import Envelope, EventEmitter
 from loquilex.session import CaptionPipeline
-from tests.conftest import CliRunner
+from tests.conftest import CliRunner, Speech
 from tests.protocol_checks import check_stream
 from tests.server_harness import Received, Server, collect, pcm16, run_server, send_realtime
 
 pytestmark = pytest.mark.model
-
-#: Four turns between two voices; sentences inside a turn run together.
-_TURNS = (
-    (0, ("Okay, let's get started.", "Priya, can you share the numbers from March?")),
-    (1, ("We had forty two thousand downloads.", "That is up fifteen percent.")),
-    (0, ("Great, please send me the report by Friday.",)),
-    (1, ("I will send it tomorrow morning.", "Is that okay?")),
-)
-
-
-@pytest.fixture(scope="module")
-def meeting(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[SpeechClip]]:
-    pieces, pauses = [], []
-    for speaker, sentences in _TURNS:
-        voice, rate = DISTINCT_VOICES[speaker]
-        for index, sentence in enumerate(sentences):
-            pieces.append(
-                SpokenPiece(sentence, speak(sentence, voice=voice, rate=rate), f"v{speaker}")
-            )
-            pauses.append(0.1 if index < len(sentences) - 1 else 0.9)
-    path = tmp_path_factory.mktemp("meeting") / "two-voices.wav"
-    return path, compose(pieces, path, pauses=pauses)
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +62,9 @@ def _check_turns(events: list[dict], clips: list[SpeechClip]) -> None:
 
 
 def test_the_pipeline_attributes_every_final_and_closes_turns(
-    meeting: tuple[Path, list[SpeechClip]], model: object
+    two_voices: Speech, model: object
 ) -> None:
-    path, clips = meeting
+    path, clips = two_voices.path, two_voices.clips
     events: list[Envelope] = []
 
     async def run() -> CaptionPipeline:
@@ -152,9 +127,9 @@ def _stream(server: Server, audio: bytes, config: dict[str, object]) -> Received
 
 
 def test_a_stream_client_gets_speakers_and_turns_by_default(
-    server: Server, meeting: tuple[Path, list[SpeechClip]]
+    server: Server, two_voices: Speech
 ) -> None:
-    path, clips = meeting
+    path, clips = two_voices.path, two_voices.clips
     got = _stream(server, pcm16(decode_file(path)), {})
     check_stream(got.events)
     _check_turns(got.events, clips)
@@ -162,10 +137,8 @@ def test_a_stream_client_gets_speakers_and_turns_by_default(
     assert got.events[-1]["payload"]["stats"]["speakers"] == 2
 
 
-def test_diarize_false_leaves_speakers_out(
-    server: Server, meeting: tuple[Path, list[SpeechClip]]
-) -> None:
-    path, _ = meeting
+def test_diarize_false_leaves_speakers_out(server: Server, two_voices: Speech) -> None:
+    path = two_voices.path
     got = _stream(server, pcm16(decode_file(path)), {"diarize": False})
     check_stream(got.events)
     finals = [f for f in got.of("FINALIZED") if f["payload"]["segment"]["text"]]
@@ -174,9 +147,9 @@ def test_diarize_false_leaves_speakers_out(
 
 
 def test_live_and_transcribe_show_speakers_in_the_terminal(
-    cli: CliRunner, meeting: tuple[Path, list[SpeechClip]]
+    cli: CliRunner, two_voices: Speech
 ) -> None:
-    path, _ = meeting
+    path = two_voices.path
     live = cli("live", "--input", str(path), "--fast")
     assert live.returncode == 0, live.stderr
     headers = [line for line in live.stdout.splitlines() if line.startswith("Speaker ")]

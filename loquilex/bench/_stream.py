@@ -72,6 +72,7 @@ class StreamBenchResult:
     #: time each final waited for its speaker, SPEAKER_TURN → SEMANTIC_UPDATE gaps.
     speakers: list[SpeakerScore] = field(default_factory=list)
     diarize_cpu_s: float = 0.0
+    prosody_cpu_s: float | None = None
     enrich_wait: list[float] = field(default_factory=list)
     semantic_gap: list[float] = field(default_factory=list)
 
@@ -149,6 +150,11 @@ class StreamBenchResult:
             "speaker_mapping": self.speakers[0].mapping,
             "diarize_cpu_s_per_audio_s": round(
                 self.diarize_cpu_s / (self.audio_s * self.streams), 4
+            ),
+            "prosody_cpu_s_per_audio_s": (
+                None
+                if self.prosody_cpu_s is None
+                else round(self.prosody_cpu_s / (self.audio_s * self.streams), 4)
             ),
             "enrich_wait_p50_s": pct(self.enrich_wait, 0.5),
             "enrich_wait_p95_s": pct(self.enrich_wait, 0.95),
@@ -364,6 +370,11 @@ def run_stream_bench(
             p.enricher.diarizer.compute_s
             for p in pipelines
             if p.enricher is not None and p.enricher.diarizer is not None
+        ),
+        prosody_cpu_s=(
+            sum(p.enricher.prosody_s for p in pipelines if p.enricher is not None)
+            if prosody
+            else None
         ),
         enrich_wait=[x for p in pipelines for x in p.enrich_wait_s],
         semantic_gap=[g for r in recorders for g in _semantic_gaps(r)],

@@ -69,6 +69,9 @@ def register(sub: Any) -> None:
 
     table = bsub.add_parser("table", help="a Markdown table of `bench stream` JSON results")
     table.add_argument("results", type=Path, nargs="+")
+    table.add_argument(
+        "--speakers", action="store_true", help="speaker attribution columns (`--diarize` runs)"
+    )
     table.set_defaults(handler=run_table)
 
     soak = bsub.add_parser("soak", help="a long stream (audio in a loop): memory over time")
@@ -143,9 +146,27 @@ _TABLE = (
 )
 
 
+_SPEAKER_TABLE = (
+    ("speakers", "true_speakers", "{}"),
+    ("found", "found_speakers_max", "{}"),
+    ("words right", "speaker_accuracy", "{:.1%}"),
+    ("turn changes", "turn_changes", "{}"),
+    ("found ≤0.5 s", "turn_changes_found", "{}"),
+    ("change error p50", "turn_change_error_p50_s", "{:.2f} s"),
+    ("diarize CPU-s/s", "diarize_cpu_s_per_audio_s", "{:.3f}"),
+    ("wait p50", "enrich_wait_p50_s", "{:.3f} s"),
+    ("wait p95", "enrich_wait_p95_s", "{:.3f} s"),
+    ("final p95", "final_latency_p95_s", "{:.2f} s"),
+    ("WER", "wer", "{:.1%}"),
+    ("CPU-s/s", "cpu_s_per_audio_s", "{:.2f}"),
+    ("RSS", "peak_rss_mb", "{:.0f} MB"),
+)
+
+
 def run_table(args: argparse.Namespace, ctx: Context) -> int:
-    print("| recording | " + " | ".join(h for h, _, _ in _TABLE) + " |")
-    print("|---" * (len(_TABLE) + 1) + "|")
+    columns = _SPEAKER_TABLE if args.speakers else _TABLE
+    print("| recording | " + " | ".join(h for h, _, _ in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
     for path in args.results:
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
@@ -153,7 +174,7 @@ def run_table(args: argparse.Namespace, ctx: Context) -> int:
         except (OSError, ValueError, KeyError) as exc:
             raise CliError(f"{path}: not a `bench stream` result ({exc})") from exc
         cells = []
-        for _, key, fmt in _TABLE:
+        for _, key, fmt in columns:
             value = results.get(key)
             cells.append("—" if value is None else fmt.format(value))
         name = path.stem + (f" ×{results['streams']}" if results.get("streams", 1) > 1 else "")

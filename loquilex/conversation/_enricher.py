@@ -8,6 +8,7 @@ last turn at the end of the stream.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ class Enricher:
         self.history = AudioHistory(history_s)
         self.diarizer = Diarizer(encoder, cluster) if encoder is not None else None
         self.prosody = ProsodyTracker() if prosody else None
+        self.prosody_s = 0.0  # CPU seconds spent measuring prosody
         # Turns need speakers: without diarization there is one run and nothing to close.
         self.conversation = Conversation(emitter, conversation) if encoder is not None else None
 
@@ -65,7 +67,9 @@ class Enricher:
                 speaker = attribution.speaker_id
                 state["speaker_similarity"] = attribution.similarity
         if self.prosody is not None:
+            began = time.thread_time()
             state |= self.prosody.measure(audio, final.words, speaker)
+            self.prosody_s += time.thread_time() - began
         return FinalExtras(speaker, state)
 
     def after(self, envelope: Envelope) -> list[Envelope]:
@@ -83,6 +87,8 @@ class Enricher:
             out |= self.diarizer.stats()
         if self.conversation is not None:
             out |= self.conversation.stats()
+        if self.prosody is not None:
+            out["prosody_s"] = round(self.prosody_s, 3)
         return out
 
 

@@ -63,11 +63,6 @@ def _mel_filters() -> npt.NDArray[np.float32]:
     return filters.astype(np.float32)
 
 
-def _sigmoid(x: Vector) -> Vector:
-    out: Vector = 0.5 * (np.tanh(0.5 * x) + 1.0)  # stable for any x
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class Embedding:
     """One stretch's voice: ``vector`` (unit length), and the windows it was averaged from,
@@ -125,7 +120,11 @@ class VoiceEncoder:
         return (spectrum.astype(np.float32) @ self._filters.T).astype(np.float32)
 
     def _network(self, mels: Vector) -> Vector:
-        """(batch, 160, 40) → (batch, 256) unit embeddings."""
+        """(batch, 160, 40) → (batch, 256) unit embeddings. Small batches run one window at
+        a time: OpenBLAS multiplies one row by the recurrent weights faster than it packs a
+        few rows into a matrix product (measured: 2 windows 65 ms apart, 85 ms together)."""
+        if 1 < len(mels) <= 3:
+            return np.concatenate([self._network(mels[i : i + 1]) for i in range(len(mels))])
         batch, steps, _ = mels.shape
         x = mels
         hidden = np.zeros((batch, 256), np.float32)
@@ -137,12 +136,13 @@ class VoiceEncoder:
             w_hh = self._w_hh[layer]
             for t in range(steps):
                 gates = projected[:, t] + hidden @ w_hh
-                i = _sigmoid(gates[:, :256])
-                f = _sigmoid(gates[:, 256:512])
-                g = np.tanh(gates[:, 512:768])
-                o = _sigmoid(gates[:, 768:])
-                cell = f * cell + i * g
-                hidden = o * np.tanh(cell)
+                # Gates are i, f, g, o; one tanh gives every sigmoid: σ(x) = (tanh(x/2) + 1)/2.
+                sig = np.tanh(gates * 0.5)
+                sig += 1.0
+                sig *= 0.5
+                cell *= sig[:, 256:512]
+                cell += sig[:, :256] * np.tanh(gates[:, 512:768])
+                hidden = sig[:, 768:] * np.tanh(cell)
                 if outputs is not None:
                     outputs[:, t] = hidden
             if outputs is not None:
