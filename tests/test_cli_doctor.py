@@ -28,6 +28,7 @@ def test_doctor_healthy_machine(cli: CliRunner) -> None:
     ):
         assert label in out, label
     assert "[  ok] default model: tiny.en loads and transcribes 1 s of audio" in out
+    assert "[  ok] speaker encoder: " in out and "pretrained.pt loads and embeds 1 s" in out
     assert "FAIL" not in out
     assert out.rstrip().endswith("all required checks passed")
 

@@ -200,3 +200,42 @@ def test_pauses_between_words_are_counted() -> None:
     words = (Word("a", 0.0, 0.3, 1), Word("b", 0.8, 1.0, 1), Word("c", 1.1, 1.3, 1))
     state = ProsodyTracker().measure(_voiced(120, 1.4), words, None)
     assert state["pauses"] == 1 and state["pause_s"] == 0.5
+
+
+def test_a_final_split_at_a_voice_change_becomes_two_segments_and_closes_the_turn() -> None:
+    from loquilex.aggregation import SpeakerChange
+
+    emitter = EventEmitter()
+    aggregator = PartialFinalAggregator(emitter)
+    conversation = Conversation(emitter)
+    final = _final(0, 0.0, 4.0, "Send it today. Sure I will.")
+    events: list[Envelope] = []
+    for envelope in aggregator.handle(
+        final,
+        speaker_id="spk-0",
+        audio_state={"pitch_hz": 180.0},
+        split=SpeakerChange(2.3, "spk-1", {"pitch_hz": 110.0}),
+    ):
+        events += [envelope, *conversation.observe(envelope)]
+    for envelope in aggregator.handle(_final(1, 5.0, 6.0, "Great."), speaker_id="spk-1"):
+        events += [envelope, *conversation.observe(envelope)]
+    events += conversation.close()
+    for envelope in events:
+        server_event_adapter.validate_python(envelope.model_dump())
+    finals = [e for e in events if e.type == "FINALIZED"]
+    assert [(e.segment_id, e.payload["segment"]["speaker_id"]) for e in finals] == [
+        ("seg-0", "spk-0"),
+        ("seg-1", "spk-1"),
+        ("seg-2", "spk-1"),
+    ]
+    assert finals[0].payload["segment"]["text"] == "Send it today."
+    assert finals[0].payload["segment"]["audio_state"]["speaker_change"] is True
+    assert finals[0].payload["eou_reason"] == "punctuation"
+    assert finals[1].payload["segment"]["text"] == "Sure I will."
+    assert finals[1].payload["segment"]["audio_state"]["pitch_hz"] == 110.0
+    assert finals[1].ts_audio_start >= finals[0].ts_audio_start
+    turns = [e.payload["turn"] for e in events if e.type == "SPEAKER_TURN"]
+    assert [(t["speaker_id"], t["segment_ids"]) for t in turns] == [
+        ("spk-0", ["seg-0"]),
+        ("spk-1", ["seg-1", "seg-2"]),
+    ]

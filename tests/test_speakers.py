@@ -214,3 +214,24 @@ def test_audio_history_returns_exact_samples_and_forgets_old_audio() -> None:
     assert history.between(0.0, 1.0).size == 0  # forgotten
     assert history.between(2.9, 5.0).size == 1600  # up to what has arrived
     assert history.duration_s == 3.0
+
+
+def test_a_voice_change_inside_one_final_is_found_where_it_happens(encoder: VoiceEncoder) -> None:
+    from loquilex.speakers import Diarizer
+
+    first = speak("Please send me the report before Friday morning.", voice="en-us+f4")
+    second = speak("I will send it to you tomorrow, no problem.", voice="en-us+m7")
+    diarizer = Diarizer(encoder)
+    # Both voices are known from earlier finals...
+    assert diarizer.attribute(speak("Good morning everyone, let's begin.", voice="en-us+f4"))
+    known = diarizer.attribute(speak("Thanks, the numbers look good.", voice="en-us+m7"))
+    assert known is not None and known.speaker_id == "spk-1"
+    # ...then one final holds the end of one and the start of the other, without a pause.
+    both = np.concatenate([first, second])
+    got = diarizer.attribute(both)
+    assert got is not None and got.change_at_s is not None, got
+    assert (got.speaker_id, got.speaker_after) == ("spk-0", "spk-1")
+    assert abs(got.change_at_s - len(first) / 16000) < 0.7
+    # One voice throughout is never split.
+    same = diarizer.attribute(np.concatenate([first, first]))
+    assert same is not None and same.change_at_s is None and same.speaker_id == "spk-0"

@@ -108,7 +108,7 @@ def test_the_pipeline_attributes_every_final_and_closes_turns(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("speakers")
-    with run_server(root / "data", root / "server.log") as srv:
+    with run_server(root / "data", root / "server.log", tmp_path_factory.getbasetemp()) as srv:
         yield srv
 
 
@@ -144,6 +144,31 @@ def test_diarize_false_leaves_speakers_out(server: Server, two_voices: Speech) -
     finals = [f for f in got.of("FINALIZED") if f["payload"]["segment"]["text"]]
     assert finals and all(f["payload"]["segment"]["speaker_id"] is None for f in finals)
     assert not got.of("SPEAKER_TURN") and not got.of("SEMANTIC_UPDATE")
+
+
+def test_a_subprocess_session_relays_speakers_and_turns(server: Server, two_voices: Speech) -> None:
+    body = {"source": "file", "path": str(two_voices.path), "realtime": False}
+    with server.http() as http:
+        created = http.post("/sessions", json={**body, "mode": "subprocess", "prosody": True})
+        assert created.status_code == 201, created.text
+        sid = created.json()["session_id"]
+
+    async def watch() -> Received:
+        got = Received()
+        async with websockets.connect(f"{server.ws}/ws/{sid}") as ws:
+            await asyncio.wait_for(collect(ws, got), 120)
+        return got
+
+    got = asyncio.run(watch())
+    # A viewer attaching after the start gets a SNAPSHOT of what it missed, then live events.
+    live = [e for e in got.events if e["type"] != "SNAPSHOT"]
+    check_stream(live)
+    _check_turns(live, two_voices.clips)
+    finals = [f for f in got.of("FINALIZED") if f["payload"]["segment"]["text"]]
+    assert all("pitch_hz" in f["payload"]["segment"]["audio_state"] for f in finals)
+    with server.http() as http:
+        vtt = http.get(f"/sessions/{sid}/transcript", params={"format": "vtt"}).text
+    assert "<v Speaker 1>" in vtt and "<v Speaker 2>" in vtt
 
 
 def test_live_and_transcribe_show_speakers_in_the_terminal(

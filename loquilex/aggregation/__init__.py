@@ -1,5 +1,5 @@
 """From recognised utterances to protocol events: segment ids, ordering, dedupe, snapshot."""
 
-from loquilex.aggregation._aggregator import PartialFinalAggregator
+from loquilex.aggregation._aggregator import PartialFinalAggregator, SpeakerChange
 
-__all__ = ["PartialFinalAggregator"]
+__all__ = ["PartialFinalAggregator", "SpeakerChange"]

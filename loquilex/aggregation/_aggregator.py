@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loquilex.asr import AsrEvent, UtteranceFinal, UtterancePartial
+from loquilex.config import EouReason
 from loquilex.protocol import (
     Envelope,
     EventEmitter,
@@ -29,9 +30,23 @@ from loquilex.protocol import (
 )
 from loquilex.types import Word
 
-__all__ = ["PartialFinalAggregator"]
+__all__ = ["PartialFinalAggregator", "SpeakerChange"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerChange:
+    """The voice changed inside an utterance: from ``at`` (stream seconds) on, the words
+    are ``speaker_id``'s, with ``audio_state`` of their own."""
+
+    at: float
+    speaker_id: str
+    audio_state: dict[str, Any]
+
+
+def _text(words: list[Word]) -> str:
+    return " ".join(w.w.strip() for w in words if w.w.strip())
 
 
 def _words(words: tuple[Word, ...]) -> list[WordModel]:
@@ -78,10 +93,11 @@ class PartialFinalAggregator:
         *,
         speaker_id: str | None = None,
         audio_state: dict[str, Any] | None = None,
+        split: SpeakerChange | None = None,
     ) -> list[Envelope]:
         if isinstance(event, UtterancePartial):
             return self.on_partial(event)
-        return self.on_final(event, speaker_id=speaker_id, audio_state=audio_state)
+        return self.on_final(event, speaker_id=speaker_id, audio_state=audio_state, split=split)
 
     def _segment(self, utterance: int) -> _SegmentState:
         state = self._segments.get(utterance)
@@ -136,9 +152,12 @@ class PartialFinalAggregator:
         *,
         speaker_id: str | None = None,
         audio_state: dict[str, Any] | None = None,
+        split: SpeakerChange | None = None,
     ) -> list[Envelope]:
         """The FINALIZED of an utterance; ``speaker_id`` and ``audio_state`` come from the
-        conversation layer when it is on."""
+        conversation layer when it is on. With ``split`` (the voice changed inside it) the
+        words from the change on become a segment of their own, with a new id, finalized
+        right after (no partials ever had that id)."""
         if self._finished(event.utterance):
             self.duplicate_finals += 1
             logger.warning("discarding second FINALIZED for utterance %d", event.utterance)
@@ -146,43 +165,93 @@ class PartialFinalAggregator:
         state = self._segment(event.utterance)
         state.final = True
         self._forget_old(event.utterance)
-        start = event.start
+        extra: dict[str, Any] = {
+            "utterance": event.utterance,
+            "open_s": round(self._clock() - state.opened_at, 3),
+            **(
+                {"avg_logprob": round(event.avg_logprob, 4)}
+                if event.avg_logprob is not None
+                else {}
+            ),
+        }
+        if self._live is not None and self._live["segment_id"] == state.segment_id:
+            self._live = None
+        before, after = list(event.words), []
+        if split is not None:
+            before = [w for w in event.words if (w.t0 + w.t1) / 2 < split.at]
+            after = [w for w in event.words if (w.t0 + w.t1) / 2 >= split.at]
+        if not before or not after:
+            return [
+                self._finalize(
+                    state.segment_id,
+                    event.start,
+                    event.end,
+                    event.text,
+                    event.words,
+                    speaker_id or self._speaker,
+                    (audio_state or {}) | extra,
+                    event.eou_reason,
+                )
+            ]
+        assert split is not None
+        first = self._finalize(
+            state.segment_id,
+            event.start,
+            before[-1].t1,
+            _text(before),
+            tuple(before),
+            speaker_id,
+            (audio_state or {}) | extra | {"speaker_change": True},
+            "punctuation" if _text(before).endswith((".", "?", "!")) else event.eou_reason,
+        )
+        second_id = f"seg-{self._next_segment}"
+        self._next_segment += 1
+        second = self._finalize(
+            second_id,
+            after[0].t0,
+            event.end,
+            _text(after),
+            tuple(after),
+            split.speaker_id,
+            split.audio_state | extra,
+            event.eou_reason,
+        )
+        return [first, second]
+
+    def _finalize(
+        self,
+        segment_id: str,
+        start: float,
+        end: float,
+        text: str,
+        words: tuple[Word, ...],
+        speaker_id: str | None,
+        audio_state: dict[str, Any],
+        eou_reason: EouReason,
+    ) -> Envelope:
         if start < self._last_final_start:
-            logger.warning(
-                "clamping %s start %.3f to keep finals monotonic", state.segment_id, start
-            )
+            logger.warning("clamping %s start %.3f to keep finals monotonic", segment_id, start)
             start = self._last_final_start
         self._last_final_start = start
-        end = max(event.end, start)
+        end = max(end, start)
         segment = FinalSegment(
             start=start,
             end=end,
-            text=event.text,
-            speaker_id=speaker_id or self._speaker,
-            words=_words(event.words),
-            audio_state=(audio_state or {})
-            | {
-                "utterance": event.utterance,
-                "open_s": round(self._clock() - state.opened_at, 3),
-                **(
-                    {"avg_logprob": round(event.avg_logprob, 4)}
-                    if event.avg_logprob is not None
-                    else {}
-                ),
-            },
+            text=text,
+            speaker_id=speaker_id,
+            words=_words(words),
+            audio_state=audio_state,
         )
         envelope = self.emitter.emit(
             "FINALIZED",
-            FinalizedPayload(segment=segment, eou_reason=event.eou_reason),
-            segment_id=state.segment_id,
+            FinalizedPayload(segment=segment, eou_reason=eou_reason),
+            segment_id=segment_id,
             ts_audio_start=start,
             ts_audio_end=end,
         )
-        if self._live is not None and self._live["segment_id"] == state.segment_id:
-            self._live = None
-        if event.text:
-            self._recent.append({"segment_id": state.segment_id, **segment.model_dump(mode="json")})
-        return [envelope]
+        if text:
+            self._recent.append({"segment_id": segment_id, **segment.model_dump(mode="json")})
+        return envelope
 
     def snapshot(self) -> SnapshotPayload:
         """Recent finals, the live partial and the last event id: enough to redraw a screen."""

@@ -125,6 +125,29 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     except LoquiLexError as exc:
         report.line("FAIL", "default model", str(exc))
 
+    try:
+        from loquilex.speakers import encoder_weights_path, shared_encoder
+
+        if encoder_weights_path() is None:
+            report.line(
+                "warn",
+                "speaker encoder",
+                "not installed: captions carry no speakers "
+                "(pip install --no-deps resemblyzer==0.1.4)",
+            )
+        else:
+            started = time.perf_counter()
+            encoder = shared_encoder()
+            assert encoder is not None
+            encoder.embed(np.zeros(16000, np.float32))
+            report.line(
+                "ok",
+                "speaker encoder",
+                f"{encoder.path} loads and embeds 1 s ({time.perf_counter() - started:.2f} s)",
+            )
+    except LoquiLexError as exc:
+        report.line("FAIL", "speaker encoder", str(exc))
+
     for label, path in (("data dir", ctx.settings.data_dir), ("cache dir", ctx.settings.cache_dir)):
         problem = _writable(path)
         report.line(

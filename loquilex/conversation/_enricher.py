@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from loquilex.aggregation import SpeakerChange
 from loquilex.asr import UtteranceFinal
 from loquilex.audio import AudioHistory
 from loquilex.config import ConversationConfig
@@ -32,6 +33,7 @@ _PAD_S = 0.1
 class FinalExtras:
     speaker_id: str | None
     audio_state: dict[str, Any]
+    split: SpeakerChange | None = None
 
 
 class Enricher:
@@ -58,19 +60,32 @@ class Enricher:
     def extras(self, final: UtteranceFinal) -> FinalExtras:
         if not final.text.strip():
             return FinalExtras(None, {})
-        audio = self.history.between(max(final.start - _PAD_S, 0.0), final.end + _PAD_S)
+        first = max(final.start - _PAD_S, 0.0)
+        audio = self.history.between(first, final.end + _PAD_S)
         speaker = None
         state: dict[str, Any] = {}
+        split: SpeakerChange | None = None
         if self.diarizer is not None:
             attribution = self.diarizer.attribute(audio)
             if attribution is not None:
                 speaker = attribution.speaker_id
                 state["speaker_similarity"] = attribution.similarity
+                if attribution.change_at_s is not None and attribution.speaker_after:
+                    split = SpeakerChange(
+                        first + attribution.change_at_s, attribution.speaker_after, {}
+                    )
         if self.prosody is not None:
             began = time.thread_time()
-            state |= self.prosody.measure(audio, final.words, speaker)
+            if split is None:
+                state |= self.prosody.measure(audio, final.words, speaker)
+            else:
+                cut = int((split.at - first) * 16000)
+                before = [w for w in final.words if (w.t0 + w.t1) / 2 < split.at]
+                after = [w for w in final.words if (w.t0 + w.t1) / 2 >= split.at]
+                state |= self.prosody.measure(audio[:cut], before, speaker)
+                split.audio_state.update(self.prosody.measure(audio[cut:], after, split.speaker_id))
             self.prosody_s += time.thread_time() - began
-        return FinalExtras(speaker, state)
+        return FinalExtras(speaker, state, split)
 
     def after(self, envelope: Envelope) -> list[Envelope]:
         return self.conversation.observe(envelope) if self.conversation is not None else []

@@ -77,7 +77,10 @@ class CaptionPipeline:
                 if self.enricher is not None and isinstance(event, UtteranceFinal):
                     extras = await self._extras(self.enricher, event)
                 for envelope in self.aggregator.handle(
-                    event, speaker_id=extras.speaker_id, audio_state=extras.audio_state
+                    event,
+                    speaker_id=extras.speaker_id,
+                    audio_state=extras.audio_state,
+                    split=extras.split,
                 ):
                     self.meter.observe(envelope)
                     self._sink(envelope)

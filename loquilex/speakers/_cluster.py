@@ -95,6 +95,10 @@ class OnlineSpeakers:
     def count(self) -> int:
         return len(self._centroids)
 
+    def centroid(self, speaker: int) -> Vector:
+        """A known speaker's voice (unit vector)."""
+        return self._centroids[speaker].unit
+
     def similarities(self, vector: Vector) -> npt.NDArray[np.float32]:
         if not self._centroids:
             return np.zeros(0, np.float32)

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loquilex.speakers._cluster import ClusterSettings, OnlineSpeakers, speaker_label
-from loquilex.speakers._encoder import SAMPLE_RATE, VoiceEncoder
+from loquilex.speakers._encoder import SAMPLE_RATE, Embedding, VoiceEncoder
 
 __all__ = ["Attribution", "Diarizer"]
 
@@ -22,14 +22,28 @@ __all__ = ["Attribution", "Diarizer"]
 #: each costs ~25 ms of a final's latency (measured: 3 windows tell the dev set's voices
 #: apart as well as 8).
 _MAX_WINDOWS = 3
+#: How much more like its own voice than the other each end of a final must be to split it.
+_MARGIN = 0.08
+#: Windows probed between the two voices to place a change inside a final.
+_PROBES = 3
+
+
+def _unit(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class Attribution:
+    """Who said a final. With ``change_at_s`` (seconds from the audio's start) the voice
+    changed inside it: ``speaker_id`` until then, ``speaker_after`` from then on."""
+
     speaker_id: str
     similarity: float
     new_speaker: bool
     speech_s: float
+    change_at_s: float | None = None
+    speaker_after: str | None = None
 
 
 class Diarizer:
@@ -49,15 +63,79 @@ class Diarizer:
         duration = len(audio) / SAMPLE_RATE
         rate = min(1.3, (_MAX_WINDOWS - 1) / max(duration - 1.6, 1e-3))
         embedding = self.encoder.embed(audio, windows_per_s=rate)
+        change = self._change(embedding)
+        if change is not None:
+            change = self._refine(audio, embedding, *change)
+        self.attributed += 1
+        if change is not None:
+            split, at_s = change
+            before = _unit(embedding.windows[:split].mean(axis=0))
+            after = _unit(embedding.windows[split:].mean(axis=0))
+            first = self.speakers.assign(before, at_s)
+            second = self.speakers.assign(after, embedding.speech_s - at_s)
+            self.compute_s += time.thread_time() - began
+            return Attribution(
+                speaker_label(first.speaker),
+                round(first.similarity, 3),
+                first.new,
+                round(embedding.speech_s, 3),
+                round(at_s, 3),
+                speaker_label(second.speaker),
+            )
         assignment = self.speakers.assign(embedding.vector, embedding.speech_s)
         self.compute_s += time.thread_time() - began
-        self.attributed += 1
         return Attribution(
             speaker_label(assignment.speaker),
             round(assignment.similarity, 3),
             assignment.new,
             round(embedding.speech_s, 3),
         )
+
+    def _change(self, embedding: Embedding) -> tuple[int, float] | None:
+        """(index of the first window of the second voice, time of the change) when the
+        final's first windows are one known voice and its last another, both clearly."""
+        if len(embedding.windows) < 2 or self.speakers.count < 2:
+            return None
+        threshold = self.speakers.settings.threshold
+        sims = np.stack([self.speakers.similarities(w) for w in embedding.windows])
+        labels = sims.argmax(axis=1)
+        best = sims.max(axis=1)
+        first, last = int(labels[0]), int(labels[-1])
+        if first == last or best[0] < threshold or best[-1] < threshold:
+            return None
+        # Each end must be clearly its own voice, not a near tie between the two.
+        if sims[0, first] - sims[0, last] < _MARGIN or sims[-1, last] - sims[-1, first] < _MARGIN:
+            return None
+        split = int(np.argmax(labels == last))
+        if split == 0 or not (labels[split:] == last).all():
+            return None
+        at_s = float(embedding.centres[split - 1] + embedding.centres[split]) / 2
+        return split, at_s
+
+    def _refine(
+        self, audio: npt.NDArray[np.float32], embedding: Embedding, split: int, at_s: float
+    ) -> tuple[int, float]:
+        """Place the change more finely: windows centred between the last window of the
+        first voice and the first of the second, each given to the nearer of the two."""
+        lo, hi = embedding.centres[split - 1], embedding.centres[split]
+        probes = np.linspace(lo, hi, _PROBES + 2)[1:-1]
+        sims = (
+            self.encoder.embed_at(audio, probes)
+            @ np.stack(
+                [
+                    self.speakers.centroid(self._label(embedding.windows[0])),
+                    self.speakers.centroid(self._label(embedding.windows[-1])),
+                ]
+            ).T
+        )
+        second = sims[:, 1] > sims[:, 0]
+        times = np.concatenate([[lo], probes, [hi]])
+        flags = np.concatenate([[False], second, [True]])
+        turn = int(np.argmax(flags))  # the first probe (or end) that is the second voice
+        return split, float(times[turn - 1] + times[turn]) / 2
+
+    def _label(self, window: npt.NDArray[np.float32]) -> int:
+        return int(np.argmax(self.speakers.similarities(window)))
 
     def stats(self) -> dict[str, float | int]:
         return {

@@ -152,17 +152,25 @@ class VoiceEncoder:
         out: Vector = (raw / np.maximum(norms, 1e-8)).astype(np.float32)
         return out
 
+    def embed_at(self, audio: Vector, centres_s: npt.NDArray[np.float64]) -> Vector:
+        """Unit embeddings of 1.6 s windows centred at the given times (seconds from the
+        audio's start; clamped inside it), one row each."""
+        mel = self.mel(_raised(np.asarray(audio, np.float32)))
+        if len(mel) < _WINDOW_FRAMES:
+            mel = np.pad(mel, ((0, _WINDOW_FRAMES - len(mel)), (0, 0)))
+        starts = [
+            int(min(max(c * SAMPLE_RATE / _HOP - _WINDOW_FRAMES / 2, 0), len(mel) - _WINDOW_FRAMES))
+            for c in centres_s
+        ]
+        return self._network(np.stack([mel[s : s + _WINDOW_FRAMES] for s in starts]))
+
     def embed(self, audio: Vector, *, windows_per_s: float = 1.3) -> Embedding:
         """The voice of ``audio`` (16 kHz mono float). Shorter than 1.6 s: one zero-padded
         window; the quieter the speech, the more it is raised first (never lowered)."""
         audio = np.asarray(audio, np.float32)
         if audio.size == 0:
             raise ValueError("no audio to embed")
-        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-        gain = 10 ** (_TARGET_DBFS / 20) / max(rms, 1e-6)
-        if gain > 1.0:
-            audio = np.clip(audio * min(gain, 1000.0), -1.0, 1.0)
-        mel = self.mel(audio)
+        mel = self.mel(_raised(audio))
         step = max(1, round(SAMPLE_RATE / windows_per_s / _HOP))
         starts = list(range(0, max(1, len(mel) - _WINDOW_FRAMES + 1), step))
         last = len(mel) - _WINDOW_FRAMES
@@ -177,6 +185,16 @@ class VoiceEncoder:
         span = min(_WINDOW_FRAMES, len(audio) // _HOP)
         centres = (np.array(starts, np.float64) + span / 2) * _HOP / SAMPLE_RATE
         return Embedding(vector, windows, centres, len(audio) / SAMPLE_RATE)
+
+
+def _raised(audio: Vector) -> Vector:
+    """Quiet speech brought up to -30 dBFS (never lowered), as the network was trained."""
+    rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) if audio.size else 0.0
+    gain = 10 ** (_TARGET_DBFS / 20) / max(rms, 1e-6)
+    if gain <= 1.0:
+        return audio
+    out: Vector = np.clip(audio * min(gain, 1000.0), -1.0, 1.0)
+    return out
 
 
 @functools.cache
