@@ -18,6 +18,7 @@ def check_stream(events: Sequence[dict[str, Any]]) -> None:
     only after the FINALIZED of every segment in it, a SEMANTIC_UPDATE only after its turn."""
     last_id = 0
     turns: set[str] = set()
+    opened: set[str] = set()  # segments this connection saw a PARTIAL of
     finalized: set[str] = set()
     last_start = float("-inf")
     for event in events:
@@ -30,10 +31,15 @@ def check_stream(events: Sequence[dict[str, Any]]) -> None:
             assert seg not in finalized, f"{event['type']} after FINALIZED of {seg}"
         if event["type"] == "SPEAKER_TURN":
             turn = event["payload"]["turn"]
-            assert set(turn["segment_ids"]) <= finalized, f"turn before its finals: {turn}"
+            # A late joiner knows older finals from its SNAPSHOT only; what it saw open must
+            # have been finalized before the turn that lists it.
+            still_open = (set(turn["segment_ids"]) & opened) - finalized
+            assert not still_open, f"turn before its finals: {turn}"
             turns.add(turn["id"])
         if event["type"] == "SEMANTIC_UPDATE":
             assert event["payload"]["turn_id"] in turns
+        if event["type"] == "PARTIAL":
+            opened.add(seg)
         if event["type"] == "FINALIZED":
             finalized.add(seg)
             assert event["ts_audio_start"] >= last_start

@@ -96,9 +96,9 @@ def test_a_raising_callback_is_reported_and_the_stream_goes_on(
         seen: list[Envelope] = []
 
         async def feed() -> None:
-            for start in range(0, len(samples), 3200):
+            for start in range(0, len(samples), 3200):  # 0.2 s at a time, 4x real time
                 stream.push(samples[start : start + 3200])
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
             stream.end()
 
         feeder = asyncio.create_task(feed())
@@ -111,7 +111,7 @@ def test_a_raising_callback_is_reported_and_the_stream_goes_on(
     check_stream([e.model_dump(mode="json") for e in seen])
     assert seen[-1].type == "SESSION_ENDED"
     finals = [e for e in seen if e.type == "FINALIZED"]
-    assert recorder.calls.count("finalized") == len(finals) >= len(two_voices.clips) - 1
+    assert recorder.calls.count("finalized") == len(finals) >= 3
     assert recorder.calls.count("turn") == recorder.calls.count("semantic") >= 3
     partials = recorder.calls.count("partial")
     assert partials > 0 and stream.callback_errors == partials

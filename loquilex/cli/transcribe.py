@@ -12,11 +12,10 @@ from loquilex.asr import transcribe_array
 from loquilex.audio import decode_file, duration_of
 from loquilex.cli._common import CliError, Context
 from loquilex.conversation import diarize_transcript
-from loquilex.errors import UnsupportedError
 from loquilex.export import FORMATS, Transcript, render
 from loquilex.models import load_whisper
 from loquilex.mt import MTStore, open_translator
-from loquilex.speakers import ClusterSettings, shared_encoder
+from loquilex.speakers import ClusterSettings, encoder_for
 
 __all__ = ["register"]
 
@@ -96,15 +95,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 def _diarize(ctx: Context, transcript: Transcript, audio: Any, wanted: bool | None) -> Transcript:
     conv = ctx.settings.conversation
-    if not (conv.diarize if wanted is None else wanted):
-        return transcript
-    encoder = shared_encoder()
+    encoder = encoder_for(wanted, conv.diarize)
     if encoder is None:
-        if wanted:
-            raise UnsupportedError(
-                "speaker attribution needs the voice encoder: "
-                "pip install --no-deps resemblyzer==0.1.4 (or 'loquilex[speakers]')"
-            )
         return transcript
     settings = ClusterSettings(threshold=conv.speaker_threshold, max_speakers=conv.max_speakers)
     return diarize_transcript(transcript, audio, encoder, settings)

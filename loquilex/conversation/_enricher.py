@@ -19,9 +19,8 @@ from loquilex.config import ConversationConfig
 from loquilex.conversation._prosody import ProsodyTracker
 from loquilex.conversation._semantics import DEFAULT_RISK_LEXICON
 from loquilex.conversation._turns import Conversation, ConversationSettings
-from loquilex.errors import UnsupportedError
 from loquilex.protocol import Envelope, EventEmitter
-from loquilex.speakers import ClusterSettings, Diarizer, VoiceEncoder, shared_encoder
+from loquilex.speakers import ClusterSettings, Diarizer, VoiceEncoder, encoder_for
 
 __all__ = ["Enricher", "FinalExtras", "build_enricher"]
 
@@ -117,13 +116,7 @@ def build_enricher(
     """The enricher a stream asked for. ``diarize`` None means the configured default,
     which quietly stays off when the voice encoder is not installed; asking for it
     explicitly then is an error."""
-    wanted = settings.diarize if diarize is None else diarize
-    encoder = shared_encoder() if wanted else None
-    if diarize and encoder is None:
-        raise UnsupportedError(
-            "speaker attribution needs the voice encoder: "
-            "pip install --no-deps resemblyzer==0.1.4 (or 'loquilex[speakers]')"
-        )
+    encoder = encoder_for(diarize, settings.diarize)
     if encoder is None and not prosody:
         return None
     return Enricher(

@@ -34,9 +34,7 @@ def diarize_transcript(
         clip = audio[first:last] if last > first else audio[first : first + SAMPLE_RATE // 10]
         if clip.size == 0:
             clip = np.zeros(SAMPLE_RATE // 10, np.float32)
-        duration = len(clip) / SAMPLE_RATE
-        rate = min(1.3, (_MAX_WINDOWS - 1) / max(duration - 1.6, 1e-3))
-        embedding = encoder.embed(clip, windows_per_s=rate)
+        embedding = encoder.embed(clip, max_windows=_MAX_WINDOWS)
         vectors.append(embedding.vector)
         seconds.append(embedding.speech_s)
     labels = cluster_offline(vectors, seconds, settings)

@@ -9,7 +9,7 @@ from loquilex.speakers._cluster import (
     speaker_name,
 )
 from loquilex.speakers._diarizer import Attribution, Diarizer
-from loquilex.speakers._encoder import Embedding, VoiceEncoder, shared_encoder
+from loquilex.speakers._encoder import Embedding, VoiceEncoder, encoder_for, shared_encoder
 from loquilex.speakers._weights import encoder_weights_path
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "OnlineSpeakers",
     "VoiceEncoder",
     "cluster_offline",
+    "encoder_for",
     "encoder_weights_path",
     "shared_encoder",
     "speaker_label",

@@ -60,9 +60,7 @@ class Diarizer:
         if audio.size < SAMPLE_RATE // 10:
             return None
         began = time.thread_time()
-        duration = len(audio) / SAMPLE_RATE
-        rate = min(1.3, (_MAX_WINDOWS - 1) / max(duration - 1.6, 1e-3))
-        embedding = self.encoder.embed(audio, windows_per_s=rate)
+        embedding = self.encoder.embed(audio, max_windows=_MAX_WINDOWS)
         change = self._change(embedding)
         if change is not None:
             change = self._refine(audio, embedding, *change)

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from loquilex.errors import ModelError
+from loquilex.errors import ModelError, UnsupportedError
 from loquilex.speakers._weights import encoder_weights_path, read_legacy_checkpoint
 
-__all__ = ["Embedding", "VoiceEncoder", "shared_encoder"]
+__all__ = ["Embedding", "VoiceEncoder", "encoder_for", "shared_encoder"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,9 +164,15 @@ class VoiceEncoder:
         ]
         return self._network(np.stack([mel[s : s + _WINDOW_FRAMES] for s in starts]))
 
-    def embed(self, audio: Vector, *, windows_per_s: float = 1.3) -> Embedding:
-        """The voice of ``audio`` (16 kHz mono float). Shorter than 1.6 s: one zero-padded
-        window; the quieter the speech, the more it is raised first (never lowered)."""
+    def embed(
+        self, audio: Vector, *, windows_per_s: float = 1.3, max_windows: int | None = None
+    ) -> Embedding:
+        """The voice of ``audio`` (16 kHz mono float). Windows start ``windows_per_s``
+        apart, fewer for long audio when ``max_windows`` caps them (then spread evenly).
+        Shorter than 1.6 s: one zero-padded window; quiet speech is raised first."""
+        if max_windows is not None:
+            span = len(audio) / SAMPLE_RATE - _WINDOW_FRAMES * _HOP / SAMPLE_RATE
+            windows_per_s = min(windows_per_s, max(max_windows - 1, 1) / max(span, 1e-3))
         audio = np.asarray(audio, np.float32)
         if audio.size == 0:
             raise ValueError("no audio to embed")
@@ -206,4 +212,19 @@ def shared_encoder() -> VoiceEncoder | None:
         return None
     encoder = VoiceEncoder()
     logger.debug("voice encoder loaded from %s", encoder.path)
+    return encoder
+
+
+def encoder_for(diarize: bool | None, default: bool) -> VoiceEncoder | None:
+    """The encoder when speakers are wanted: ``diarize`` None means ``default``, which
+    quietly stays off when the encoder is not installed; asking for it explicitly then is
+    an error that says how to install it."""
+    if not (default if diarize is None else diarize):
+        return None
+    encoder = shared_encoder()
+    if encoder is None and diarize:
+        raise UnsupportedError(
+            "speaker attribution needs the voice encoder: "
+            "pip install --no-deps resemblyzer==0.1.4 (or 'loquilex[speakers]')"
+        )
     return encoder
