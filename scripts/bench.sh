@@ -40,7 +40,7 @@ speakers=()
 mkdir -p bench/results/speakers
 for name in ${BENCH_SPEAKERS:-"voices-2 voices-3 meeting-turns quiet-whisper harvard-2spk harvard-quiet lj-read meeting-paused"}; do
     echo "== $name, speakers"
-    $LX bench stream "$AUDIO/$name.wav" --ref "$AUDIO/$name.txt" --no-offline --diarize \
+    $LX bench stream "$AUDIO/$name.wav" --ref "$AUDIO/$name.txt" --no-offline --diarize --prosody \
         --json "bench/results/speakers/$name.json"
     speakers+=("bench/results/speakers/$name.json")
 done
