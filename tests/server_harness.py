@@ -146,3 +146,16 @@ async def send_realtime(
         due = started + (index + 1) * chunk_s / speed
         await asyncio.sleep(max(due - time.monotonic(), 0))
     return seq
+
+
+def watch_session(server: Server, session_id: str, within_s: float = 120) -> Received:
+    """Every event of a session from its first (a viewer replaying from id 0) to its end."""
+
+    async def watch() -> Received:
+        got = Received()
+        url = f"{server.ws}/ws/{session_id}?last_event_id=0"
+        async with websockets.connect(url) as ws:
+            await asyncio.wait_for(collect(ws, got), within_s)
+        return got
+
+    return asyncio.run(watch())

@@ -24,7 +24,15 @@ from loquilex.protocol import Envelope, EventEmitter
 from loquilex.session import CaptionPipeline
 from tests.conftest import CliRunner, Speech
 from tests.protocol_checks import check_stream
-from tests.server_harness import Received, Server, collect, pcm16, run_server, send_realtime
+from tests.server_harness import (
+    Received,
+    Server,
+    collect,
+    pcm16,
+    run_server,
+    send_realtime,
+    watch_session,
+)
 
 pytestmark = pytest.mark.model
 
@@ -153,14 +161,7 @@ def test_a_subprocess_session_relays_speakers_and_turns(server: Server, two_voic
         assert created.status_code == 201, created.text
         sid = created.json()["session_id"]
 
-    async def watch() -> Received:
-        got = Received()
-        async with websockets.connect(f"{server.ws}/ws/{sid}") as ws:
-            await asyncio.wait_for(collect(ws, got), 120)
-        return got
-
-    got = asyncio.run(watch())
-    # A viewer attaching after the start gets a SNAPSHOT of what it missed, then live events.
+    got = watch_session(server, sid)
     live = [e for e in got.events if e["type"] != "SNAPSHOT"]
     check_stream(live)
     _check_turns(live, two_voices.clips)

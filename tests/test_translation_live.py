@@ -30,6 +30,7 @@ from tests.server_harness import (
     pcm16,
     run_server,
     send_realtime,
+    watch_session,
 )
 from tests.test_metrics import scrape, value
 from tests.test_mt import FIXTURE, corpus
@@ -177,13 +178,7 @@ def test_subprocess_session_translates(server: Server, spoken: Path) -> None:
         assert created.status_code == 201, created.text
         sid = created.json()["session_id"]
 
-        async def watch() -> Received:
-            got = Received()
-            async with websockets.connect(f"{server.ws}/ws/{sid}?last_event_id=0") as ws:
-                await asyncio.wait_for(collect(ws, got), 120)
-            return got
-
-        got = asyncio.run(watch())
+        got = watch_session(server, sid)
         pairs = check_translations(
             [e for e in got.events if e["type"] not in ("SNAPSHOT", "ERROR")]
         )
