@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +103,6 @@ class VoiceEncoder:
         self._window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_N_FFT) / _N_FFT)).astype(
             np.float32
         )
-        self.lock = threading.Lock()  # callers that share one encoder may serialise on it
 
     def mel(self, audio: Vector) -> Vector:
         """(frames, 40) mel power spectrogram, frames centred every 10 ms."""
