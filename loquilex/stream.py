@@ -169,7 +169,7 @@ class CaptionStream:
             translations = Translations(
                 translator,
                 target_lang,
-                cadence=CadenceSettings(mt.min_new_words, mt.debounce_s, mt.pause_s),
+                cadence=CadenceSettings.from_settings(mt),
             )
         scheduler = DecodeScheduler(workers=asr.workers)
         holder: list[CaptionStream] = []

@@ -235,3 +235,16 @@ def test_a_voice_change_inside_one_final_is_found_where_it_happens(encoder: Voic
     # One voice throughout is never split.
     same = diarizer.attribute(np.concatenate([first, first]))
     assert same is not None and same.change_at_s is None and same.speaker_id == "spk-0"
+
+
+def test_without_the_encoder_diarize_defaults_off_and_asking_for_it_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from loquilex.errors import UnsupportedError
+    from loquilex.speakers import encoder_for
+
+    monkeypatch.setattr("loquilex.speakers._encoder.shared_encoder", lambda: None)
+    assert encoder_for(None, True) is None  # the default quietly stays off
+    assert encoder_for(False, True) is None
+    with pytest.raises(UnsupportedError, match="resemblyzer"):
+        encoder_for(True, True)

@@ -243,7 +243,7 @@ async def _translations(args: argparse.Namespace, ctx: Context) -> Translations 
     return Translations(
         translator,
         args.translate,
-        cadence=CadenceSettings(mt.min_new_words, mt.debounce_s, mt.pause_s),
+        cadence=CadenceSettings.from_settings(mt),
     )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from loquilex._crossing import call_in_loop
+from loquilex.config import MTSettings
 from loquilex.errors import TranslationError
 from loquilex.mt._translator import Translator
 
@@ -42,6 +43,10 @@ class CadenceSettings:
     min_new_words: int = 3
     debounce_s: float = 0.5
     pause_s: float = 0.8
+
+    @classmethod
+    def from_settings(cls, mt: MTSettings) -> CadenceSettings:
+        return cls(mt.min_new_words, mt.debounce_s, mt.pause_s)
 
 
 def _words(text: str) -> list[str]:

@@ -227,7 +227,7 @@ class SessionManager:
         return Translations(
             translator,
             config.target_lang,
-            cadence=CadenceSettings(mt.min_new_words, mt.debounce_s, mt.pause_s),
+            cadence=CadenceSettings.from_settings(mt),
         )
 
     def _check_stream_limit(self, client: str, active: list[Session]) -> None:

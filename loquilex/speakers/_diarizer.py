@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from loquilex.speakers._cluster import ClusterSettings, OnlineSpeakers, speaker_label
+from loquilex.speakers._cluster import ClusterSettings, OnlineSpeakers, _unit, speaker_label
 from loquilex.speakers._encoder import SAMPLE_RATE, Embedding, VoiceEncoder
 
 __all__ = ["Attribution", "Diarizer"]
@@ -26,11 +26,6 @@ _MAX_WINDOWS = 3
 _MARGIN = 0.08
 #: Windows probed between the two voices to place a change inside a final.
 _PROBES = 3
-
-
-def _unit(v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    out: npt.NDArray[np.float32] = (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
