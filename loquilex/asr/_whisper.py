@@ -44,6 +44,8 @@ _TOKENS_BASE = 8
 _TAIL_PAD_S = 1.0
 #: Encoder input lengths are multiples of this many samples (0.5 s).
 _BUCKET = SAMPLE_RATE // 2
+#: Whisper's encoder hears at most 30 s.
+_MAX_SAMPLES = 30 * SAMPLE_RATE
 
 
 def _compression_ratio(text: str) -> float:
@@ -76,6 +78,11 @@ class WhisperEngine:
         # which keeps it from inventing words at the edge of short windows.
         self.timestamps = timestamps
 
+    @property
+    def eot(self) -> int:
+        """Token ids from this one up are not text (end of text, timestamps, …)."""
+        return int(self._tokenizer.eot)
+
     def decode(
         self,
         audio: npt.NDArray[np.float32],
@@ -86,14 +93,26 @@ class WhisperEngine:
     ) -> Hypothesis:
         return self._decode(audio, prompt, list(prefix), beam_size)
 
+    def time_words(
+        self, audio: npt.NDArray[np.float32], token_groups: Sequence[Sequence[int]]
+    ) -> list[list[HypWord]]:
+        """Time text already recognised in ``audio`` (at most 30 s): one list of words per
+        group of text tokens (the segments of one decode window, in order), all aligned
+        together by cross-attention, as faster-whisper times words; seconds from the start
+        of ``audio``."""
+        encoded, _ = self._encode(audio)
+        return self._align([list(g) for g in token_groups], encoded, int(len(audio) / _HOP))
+
     def _encode(self, audio: npt.NDArray[np.float32]) -> tuple[Any, int]:
         import ctranslate2
 
         # Round the padded length up to a whole bucket: the encoder then sees a handful of
         # input shapes instead of a new one per window, and the math library's per-shape
         # caches stop growing with session length.
+        if len(audio) > _MAX_SAMPLES:
+            raise ValueError(f"a window of {len(audio) / SAMPLE_RATE:.1f} s is over 30 s")
         total = len(audio) + int(_TAIL_PAD_S * SAMPLE_RATE)
-        total = -(-total // _BUCKET) * _BUCKET
+        total = min(-(-total // _BUCKET) * _BUCKET, _MAX_SAMPLES)
         padded = np.zeros(total, np.float32)
         padded[: len(audio)] = audio
         features = self._model.feature_extractor(padded, padding=0)
@@ -141,7 +160,7 @@ class WhisperEngine:
             produced = produced[len(prefix_tokens) :]
         seq_len = max(len(result.sequences_ids[0]), 1)
         avg_logprob = float(result.scores[0]) * seq_len / (seq_len + 1)
-        words = self._align(prefix_tokens + produced, encoded, int(len(audio) / _HOP))
+        words = self._align([prefix_tokens + produced], encoded, int(len(audio) / _HOP))[0]
         generated_text = tok.decode(produced)
         return Hypothesis(
             words=tuple(words),
@@ -151,29 +170,51 @@ class WhisperEngine:
             compression_ratio=_compression_ratio(generated_text),
         )
 
-    def _align(self, text_tokens: list[int], encoded: Any, frames: int) -> list[HypWord]:
-        from faster_whisper.transcribe import merge_punctuations
-
-        if not text_tokens:
-            return []
+    def _align(self, groups: list[list[int]], encoded: Any, frames: int) -> list[list[HypWord]]:
+        """Display words for each group of text tokens, the groups aligned as one text."""
+        tokens = [t for group in groups for t in group]
+        if not tokens:
+            return [[] for _ in groups]
         tok = self._tokenizer
         result = self._model.model.align(
-            encoded, tok.sot_sequence, [text_tokens], max(frames, 2), median_filter_width=7
+            encoded, tok.sot_sequence, [tokens], max(frames, 2), median_filter_width=7
         )[0]
         text_indices = np.array([pair[0] for pair in result.alignments])
         time_indices = np.array([pair[1] for pair in result.alignments])
-        words, word_tokens = tok.split_to_word_tokens([*text_tokens, tok.eot])
-        if len(word_tokens) <= 1 or len(text_indices) == 0:
-            return []
-        boundaries = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
+        if len(text_indices) == 0:
+            return [[] for _ in groups]
         jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
         jump_times = time_indices[jumps] / 50.0  # 20 ms per encoder position
-        probs = result.text_token_probs
+        probs = np.asarray(result.text_token_probs)
+        limit = frames * _HOP / SAMPLE_RATE  # no word ends after the real audio
+        out: list[list[HypWord]] = []
+        offset = 0
+        for group in groups:
+            out.append(self._group_words(group, offset, jump_times, probs, limit))
+            offset += len(group)
+        return out
+
+    def _group_words(
+        self,
+        group: list[int],
+        offset: int,
+        jump_times: npt.NDArray[np.float64],
+        probs: npt.NDArray[np.float64],
+        limit: float,
+    ) -> list[HypWord]:
+        """The words of one group, whose tokens start at ``offset`` in the aligned text."""
+        from faster_whisper.transcribe import merge_punctuations
+
+        tok = self._tokenizer
+        words, word_tokens = tok.split_to_word_tokens([*group, tok.eot])
+        if len(word_tokens) <= 1:
+            return []
+        boundaries = offset + np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
         alignment = []
         for index, (word, tokens) in enumerate(zip(words[:-1], word_tokens[:-1], strict=True)):
             i, j = int(boundaries[index]), int(boundaries[index + 1])
-            t0 = float(jump_times[i]) if i < len(jump_times) else float(jump_times[-1])
-            t1 = float(jump_times[j]) if j < len(jump_times) else float(jump_times[-1])
+            t0 = float(jump_times[min(i, len(jump_times) - 1)])
+            t1 = float(jump_times[min(j, len(jump_times) - 1)])
             alignment.append(
                 {
                     "word": word,
@@ -195,7 +236,6 @@ class WhisperEngine:
             elif item["word"]:
                 joined.append(item)
         out: list[HypWord] = []
-        limit = frames * _HOP / SAMPLE_RATE  # no word ends after the real audio
         for item in joined:
             text = str(item["word"]).strip()
             if not text:
