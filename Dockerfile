@@ -10,6 +10,12 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
+# jemalloc: `loquilex serve` restarts itself on it, which keeps a long-running server's
+# memory flat (glibc's malloc fragments; loquilex/_memory.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libjemalloc2 \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /opt/loquilex
 COPY pyproject.toml requirements.txt constraints.txt README.md ./
 COPY loquilex ./loquilex

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from loquilex._memory import ALLOCATOR_ENV, jemalloc_library
 from loquilex.cli._common import Context
 from loquilex.errors import LoquiLexError
 
@@ -51,6 +52,22 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _allocator(report: _Report) -> None:
+    """What ``serve`` and ``live`` run on: jemalloc keeps a server's memory flat."""
+    library = jemalloc_library()
+    if os.environ.get(ALLOCATOR_ENV) == "system":
+        report.line("ok", "memory allocator", f"the C library's ({ALLOCATOR_ENV}=system)")
+    elif library is not None:
+        report.line("ok", "memory allocator", f"jemalloc for serve and live ({library})")
+    else:
+        report.line(
+            "warn",
+            "memory allocator",
+            "jemalloc not found: a long-running server's memory grows with glibc's malloc; "
+            "install libjemalloc2",
+        )
+
+
 def _writable(path: Path) -> str | None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -74,6 +91,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             report.line("FAIL", name, "not installed")
 
     report.line("ok", "cpu", f"{os.cpu_count()} logical cores")
+    _allocator(report)
     try:
         import ctranslate2
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from loquilex import __version__
+from loquilex._memory import use_jemalloc
 from loquilex.cli import bench, config_cmd, doctor, export, live, models, serve, transcribe
 from loquilex.cli._common import CliError, Context, build_context
 from loquilex.errors import LoquiLexError
@@ -41,9 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that run for hours: they get jemalloc (loquilex/_memory.py).
+_LONG_RUNNING = ("serve", "live")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. ``argv`` None means this is the program itself (not a caller in
+    the same process): then a long-running command may restart with jemalloc first."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None and args.command in _LONG_RUNNING:
+        use_jemalloc(sys.argv[1:])
     handler: Handler = args.handler
     try:
         ctx = build_context(args)

@@ -7,6 +7,7 @@ import logging
 import signal
 from typing import Any
 
+from loquilex._memory import allocator_in_use
 from loquilex.cli._common import Context
 
 __all__ = ["register"]
@@ -29,7 +30,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from loquilex.server import serve
 
     server = ctx.settings.server
-    logger.info("serving on http://%s:%d", server.host, server.port)
+    logger.info(
+        "serving on http://%s:%d (memory allocator: %s)",
+        server.host,
+        server.port,
+        allocator_in_use(),
+    )
     if server.host not in _LOOPBACK and not server.token():
         logger.warning(
             "listening on %s without an access token: anyone who reaches this port can start "
