@@ -35,6 +35,7 @@ _JEMALLOC_PATHS = (
     "/usr/lib/libjemalloc.so.2",
     "/usr/local/lib/libjemalloc.so.2",
 )
+_JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
 #: ``system`` keeps the C library's allocator.
 ALLOCATOR_ENV = "LX_ALLOCATOR"
 
@@ -65,6 +66,10 @@ def use_jemalloc(argv: Sequence[str]) -> None:
     if library is None or "jemalloc" in preload or allocator_in_use() == "jemalloc":
         return
     env = {**os.environ, "LD_PRELOAD": f"{library} {preload}".strip()}
+    # Hand freed pages back within a second, from jemalloc's own thread: measured on the
+    # soak, RSS about 20 MB lower than with its defaults (10 s decay), at the same slope.
+    if not env.get("MALLOC_CONF"):  # the user's own wins
+        env["MALLOC_CONF"] = _JEMALLOC_CONF
     logger.debug("restarting with %s preloaded", library)
     sys.stdout.flush()
     sys.stderr.flush()

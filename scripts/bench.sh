@@ -3,9 +3,10 @@
 # read from pinned PyPI source archives) and replay every recording at real time through
 # the streaming engine, one stream each, then 4 concurrent streams of the run-together
 # meeting, then WebSocket fan-out, then live translation (twice the run-together meeting per
-# model size), then speaker attribution per recording and one run with everything on.
+# model size), then speaker attribution per recording and one run with everything on, then
+# the whole server for 30 minutes of audio beside a churn of short sessions (RSS over time).
 # Prints the numbers, writes JSON to bench/results/ and Markdown tables to
-# bench/results/devset.md and speakers.md. Takes about 45 minutes (real-time replay).
+# bench/results/devset.md and speakers.md. Takes about an hour (real-time replay).
 # BENCH_ONLY="jfk harvard-2spk" limits the recordings; LX_ASR__MODEL=base measures base.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,3 +49,5 @@ $LX bench table --speakers "${speakers[@]}" | tee bench/results/speakers.md
 echo "== voices-3 with everything on"
 $LX bench stream "$AUDIO/voices-3.wav" --ref "$AUDIO/voices-3.txt" --no-offline --diarize \
     --prosody --translate zh --mt-arch opus-mt-en-zh --json bench/results/everything-on.json
+echo "== the whole server: 30 minutes of audio beside session churn"
+$LX bench server-soak "$AUDIO/lj-read.wav" --minutes 30 --json bench/results/server-soak-30min.json
