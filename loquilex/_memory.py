@@ -3,10 +3,11 @@
 glibc's malloc fragments under what a server does: decodes allocate buffers of ever-changing
 sizes (CTranslate2's, numpy's) on several threads while sessions come and go. Measured on
 the whole-server soak, its RSS grew about 20 MB per minute of session churn and never came
-back; with jemalloc the same run stays flat, at the same CPU (docs/PERFORMANCE.md,
-"Whole-server soak"). So ``loquilex serve`` and ``loquilex live`` start themselves again with
-jemalloc preloaded when the system has it (Debian's ``libjemalloc2``, which
-``scripts/install-system-deps.sh`` and the Docker image install): :func:`use_jemalloc`.
+back; with jemalloc the same run stays within 30 MB of its level after warm-up, at the same
+CPU (docs/PERFORMANCE.md, "Whole-server soak"). So ``loquilex serve`` and ``loquilex
+live`` start themselves again with jemalloc preloaded when the system has it (Debian's
+``libjemalloc2``, which ``scripts/install-system-deps.sh`` and the Docker image install):
+:func:`use_jemalloc`.
 ``LX_ALLOCATOR=system`` keeps glibc's.
 
 Under glibc, the server also hands free heap pages back every minute
