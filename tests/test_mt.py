@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +25,8 @@ from loquilex.mt import (
     CT2Translator,
     MTStore,
     TransformersTranslator,
+    TranslationStopped,
+    Translator,
     detect_family,
     open_translator,
     polish_zh,
@@ -75,6 +78,30 @@ def test_transformers_translator_on_the_unconverted_model() -> None:
     translator = TransformersTranslator(FIXTURE / "hf", "marian", name="tiny-hf")
     pairs = corpus()[:6]
     assert translator.translate([en for en, _ in pairs], "zh") == [zh for _, zh in pairs]
+
+
+@pytest.mark.parametrize("backend", ["ct2", "transformers"])
+def test_a_draft_stops_when_asked_and_a_final_never_does(backend: str) -> None:
+    translator: Translator = (
+        CT2Translator(FIXTURE / "ct2", "marian", name="tiny")
+        if backend == "ct2"
+        else TransformersTranslator(FIXTURE / "hf", "marian", name="tiny-hf")
+    )
+    en, zh = corpus()[0]
+    polls: list[bool] = []
+
+    def stop_now() -> bool:
+        polls.append(True)
+        return True
+
+    with pytest.raises(TranslationStopped):
+        translator.translate([en], "zh", draft=True, stop=stop_now)
+    assert polls  # the decoder asked, step by step
+    assert translator.translate([en], "zh", draft=True, stop=lambda: False) == [zh]
+    polls.clear()
+    if backend == "ct2":  # a final's beam search is never stopped half-way
+        assert translator.translate([en], "zh", stop=stop_now) == [zh]
+        assert not polls
 
 
 def test_family_detection() -> None:
@@ -236,7 +263,12 @@ class ScriptedTranslator:
         return ["zh"]
 
     def translate(
-        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+        self,
+        texts: Sequence[str],
+        target_lang: str,
+        *,
+        draft: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         self.release.wait(5)
         self.batches.append(list(texts))
@@ -281,6 +313,72 @@ def test_live_translation_finals_exactly_once_in_order_and_stale_partials_replac
     assert all("ONE TWO" != r.text for r in got)
     assert [r.segment_id for r in got if not r.final and r.segment_id in ("a", "b")] == []
     assert sum(len(b) for b in translator.batches) <= 6
+
+
+class DraftUntilStopped(ScriptedTranslator):
+    """Drafts decode until told to stop (as a long one on a slow CPU would); finals are
+    instant."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drafting = threading.Event()
+        self.stopped: list[str] = []
+
+    def translate(
+        self,
+        texts: Sequence[str],
+        target_lang: str,
+        *,
+        draft: bool = False,
+        stop: Callable[[], bool] | None = None,
+    ) -> list[str]:
+        if draft and not self.stopped:
+            assert stop is not None
+            self.drafting.set()
+            deadline = time.monotonic() + 5
+            while not stop():
+                assert time.monotonic() < deadline, "the draft was never told to stop"
+                time.sleep(0.005)
+            self.stopped.extend(texts)
+            raise TranslationStopped
+        return super().translate(texts, target_lang, draft=draft, stop=stop)
+
+
+@pytest.mark.parametrize("same_segment", [True, False])
+def test_a_final_stops_the_draft_in_its_way(same_segment: bool) -> None:
+    errors: list[str] = []
+
+    async def run() -> tuple[list[TranslationResult], DraftUntilStopped, LiveTranslation]:
+        translator = DraftUntilStopped()
+        got: list[TranslationResult] = []
+        live = LiveTranslation(
+            translator,
+            "zh",
+            asyncio.get_running_loop(),
+            got.append,
+            errors.append,
+            cadence=CadenceSettings(min_new_words=1, debounce_s=0.0),
+        )
+        live.on_partial("b", "four five six")
+        assert await asyncio.to_thread(translator.drafting.wait, 5)
+        live.on_final("b" if same_segment else "a", "One two three.")
+        assert await live.drain(5)
+        for _ in range(100):  # a requeued draft comes back on its own
+            if same_segment or any(not r.final for r in got):
+                break
+            await asyncio.sleep(0.02)
+        live.close()
+        return got, translator, live
+
+    got, translator, live = asyncio.run(run())
+    assert not errors
+    assert translator.stopped == ["four five six"]
+    assert live.partials_stopped == 1
+    final = next(r for r in got if r.final)
+    assert final.text == "ONE TWO THREE." and final.latency_ms < 1000
+    drafts = [(r.segment_id, r.text) for r in got if not r.final]
+    # Segment b still live: its draft is translated after the final; b final: dropped.
+    assert drafts == ([] if same_segment else [("b", "FOUR FIVE SIX")])
 
 
 def test_live_translation_failure_is_reported_and_work_goes_on() -> None:

@@ -15,6 +15,7 @@ from loquilex.mt._translator import (
     ChatTranslator,
     CT2Translator,
     TransformersTranslator,
+    TranslationStopped,
     Translator,
     finish_text,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "MTSpec",
     "MTStore",
     "TransformersTranslator",
+    "TranslationStopped",
     "Translator",
     "convert_hf_model",
     "detect_family",

@@ -8,6 +8,8 @@ once.
 :class:`LiveTranslation` runs the model on its own thread, so translation never holds up the
 event loop or the ASR. Its queue is bounded by construction: finals queue in order and are
 never dropped; there is at most one partial job, and a newer partial replaces a stale one.
+A final that arrives while a partial's draft is decoding stops that draft (the draft is
+queued again unless something newer replaced it), so a final never waits for a draft.
 Results come back to the event loop through :func:`~loquilex._crossing.call_in_loop`; a
 partial translation that arrives after its segment became final is discarded, so a final
 TRANSLATION is always the last word on its segment.
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from loquilex._crossing import call_in_loop
 from loquilex.config import MTSettings
 from loquilex.errors import TranslationError
-from loquilex.mt._translator import Translator
+from loquilex.mt._translator import TranslationStopped, Translator
 
 __all__ = ["CadenceGate", "CadenceSettings", "LiveTranslation", "TranslationResult"]
 
@@ -158,11 +160,13 @@ class LiveTranslation:
         self._finalized: deque[str] = deque(maxlen=64)
         self._cond = threading.Condition()
         self._busy = False
+        self._stop_draft = threading.Event()
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
         self.finals_done = 0
         self.partials_done = 0
         self.partials_replaced = 0
+        self.partials_stopped = 0
         self._thread = threading.Thread(target=self._work, name=f"lx-mt-{name}", daemon=True)
         self._thread.start()
 
@@ -174,7 +178,8 @@ class LiveTranslation:
 
     def on_final(self, segment_id: str, text: str) -> None:
         self.gate.finalized(segment_id)
-        self._finalized.append(segment_id)
+        with self._cond:  # read by the worker too (_requeue)
+            self._finalized.append(segment_id)
         if not text.strip():
             return
         self._submit(_Job(segment_id, text, True, time.monotonic()))
@@ -195,6 +200,7 @@ class LiveTranslation:
         with self._cond:
             if job.final:
                 self._finals.append(job)
+                self._stop_draft.set()  # a draft being decoded now gives way
             else:
                 if self._partial is not None:
                     self.partials_replaced += 1
@@ -241,6 +247,7 @@ class LiveTranslation:
                 if not jobs and self._partial is not None:
                     jobs.append(self._partial)
                     self._partial = None
+                    self._stop_draft.clear()
                 self._busy = True
             try:
                 self._run(jobs)
@@ -248,11 +255,27 @@ class LiveTranslation:
                 with self._cond:
                     self._busy = False
 
+    def _requeue(self, job: _Job) -> None:
+        """Put back a draft that gave way to a final, unless a newer partial replaced it or
+        its segment has become final."""
+        with self._cond:
+            self.partials_stopped += 1
+            if self._partial is None and job.segment_id not in self._finalized:
+                self._partial = job
+                self._cond.notify()
+
     def _run(self, jobs: list[_Job]) -> None:
+        draft = not jobs[0].final
         try:
             texts = self.translator.translate(
-                [j.text for j in jobs], self.target_lang, draft=not jobs[0].final
+                [j.text for j in jobs],
+                self.target_lang,
+                draft=draft,
+                stop=self._stop_draft.is_set if draft else None,
             )
+        except TranslationStopped:
+            self._requeue(jobs[0])
+            return
         except TranslationError as exc:
             logger.warning("translation failed: %s", exc)
             call_in_loop(self._loop, self._fail, str(exc))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ __all__ = [
     "CT2Translator",
     "ChatTranslator",
     "TransformersTranslator",
+    "TranslationStopped",
     "Translator",
     "finish_text",
     "model_vocabulary",
@@ -54,11 +55,22 @@ class Translator(Protocol):
         ...
 
     def translate(
-        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+        self,
+        texts: Sequence[str],
+        target_lang: str,
+        *,
+        draft: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """``draft``: a live partial's translation, to be replaced soon; a cheaper search
-        (greedy) is good enough for it."""
+        (greedy) is good enough for it. ``stop``: polled while a draft decodes; once it
+        returns true the draft is abandoned and :class:`TranslationStopped` raised, so that a
+        final waiting behind it starts at once."""
         ...
+
+
+class TranslationStopped(Exception):
+    """A draft translation was abandoned because ``stop`` asked for it; not an error."""
 
 
 def finish_text(text: str, target_lang: str) -> str:
@@ -143,7 +155,12 @@ class CT2Translator:
         return _max_length(max((len(s) for s in sources), default=1), self.max_length_ratio)
 
     def translate(
-        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+        self,
+        texts: Sequence[str],
+        target_lang: str,
+        *,
+        draft: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         token = self._targets.get(target_lang)
         if token is None:
@@ -160,15 +177,21 @@ class CT2Translator:
                 head = [SOURCE_TOKENS[self.family] or ""]
             sources.append([*head, *pieces, "</s>"])
         prefix = None if self.family == "marian" else [[token] for _ in sources]
+        beam_size = 1 if draft else self.beam_size
+        # CTranslate2 calls back after each greedy step; returning True ends the decode.
+        watch = (lambda _step: stop()) if stop is not None and beam_size == 1 else None
         try:
             results = self._model.translate_batch(
                 sources,
                 target_prefix=prefix,
-                beam_size=1 if draft else self.beam_size,
+                beam_size=beam_size,
                 max_decoding_length=self.max_length(sources, texts),
+                callback=watch,
             )
         except (RuntimeError, ValueError) as exc:
             raise TranslationError(f"translation failed: {exc}") from exc
+        if watch is not None and stop is not None and stop():
+            raise TranslationStopped
         out = []
         for result in results:
             tokens = [t for t in result.hypotheses[0] if t not in (token, "</s>", "<pad>")]
@@ -213,12 +236,19 @@ class TransformersTranslator:
         return list(self._targets)
 
     def translate(
-        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+        self,
+        texts: Sequence[str],
+        target_lang: str,
+        *,
+        draft: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> list[str]:
+        kwargs: dict[str, Any] = {}
         token = self._targets.get(target_lang)
         if token is None:
             raise TranslationError(f"model {self.name} does not translate into {target_lang!r}")
-        kwargs: dict[str, Any] = {}
+        if stop is not None:
+            kwargs["stopping_criteria"] = self._stopping(stop)
         if self.family == "marian":
             inputs = [f"{token} {t}" if self._needs_token else t for t in texts]
         else:
@@ -233,8 +263,22 @@ class TransformersTranslator:
                 max_new_tokens=_max_length(batch["input_ids"].shape[1], MAX_LENGTH_RATIO),
                 **kwargs,
             )
+        if stop is not None and stop():
+            raise TranslationStopped
         decoded = self._tokenizer.batch_decode(out, skip_special_tokens=True)
         return [finish_text(text, target_lang) for text in decoded]
+
+    def _stopping(self, stop: Callable[[], bool]) -> Any:
+        """A ``generate`` stopping criterion that ends every sequence once ``stop()``."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        torch = self._torch
+
+        class _Stop(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), stop(), dtype=torch.bool)
+
+        return StoppingCriteriaList([_Stop()])
 
 
 class ChatTranslator:
@@ -254,13 +298,21 @@ class ChatTranslator:
         return list(LANGUAGE_NAMES)
 
     def translate(
-        self, texts: Sequence[str], target_lang: str, *, draft: bool = False
+        self,
+        texts: Sequence[str],
+        target_lang: str,
+        *,
+        draft: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> list[str]:
+        """A request cannot be stopped half-way; ``stop`` is checked between texts."""
         import httpx
 
         language = LANGUAGE_NAMES.get(target_lang, target_lang)
         out = []
         for text in texts:
+            if stop is not None and stop():
+                raise TranslationStopped
             body = {
                 "model": self._model,
                 "temperature": 0,

@@ -144,6 +144,7 @@ class Translations:
             "translations_final": self.finals,
             "translations_partial": live.partials_done if live else 0,
             "translation_partials_replaced": live.partials_replaced if live else 0,
+            "translation_partials_stopped": live.partials_stopped if live else 0,
             "translation_errors": self.errors,
             "translation_latency_p50_ms": ordered[len(ordered) // 2] if ordered else None,
         }
