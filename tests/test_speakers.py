@@ -237,6 +237,31 @@ def test_a_voice_change_inside_one_final_is_found_where_it_happens(encoder: Voic
     assert same is not None and same.change_at_s is None and same.speaker_id == "spk-0"
 
 
+def test_a_voice_heard_for_the_first_time_inside_a_final_is_split_off(
+    encoder: VoiceEncoder,
+) -> None:
+    from loquilex.speakers import Diarizer
+
+    first = speak("Please send me the report before Friday morning.", voice="en-us+f4")
+    second = speak("I will send it to you tomorrow, no problem at all.", voice="en-us+m7")
+    diarizer = Diarizer(encoder)
+    # Only the first voice is known when a final holds its end and the other's first words.
+    assert diarizer.attribute(speak("Good morning everyone, let's begin.", voice="en-us+f4"))
+    got = diarizer.attribute(np.concatenate([first, second]))
+    assert got is not None and got.change_at_s is not None, got
+    assert (got.speaker_id, got.speaker_after) == ("spk-0", "spk-1")
+    assert abs(got.change_at_s - len(first) / 16000) < 0.7
+    assert diarizer.speakers.count == 2
+    # The new voice is now known: its next final is attributed to it, unsplit.
+    again = diarizer.attribute(speak("The numbers look good to me, thanks.", voice="en-us+m7"))
+    assert again is not None and (again.speaker_id, again.change_at_s) == ("spk-1", None)
+    # One voice throughout, long as it is, never opens a speaker inside a final.
+    alone = Diarizer(encoder)
+    alone.attribute(first)
+    same = alone.attribute(np.concatenate([first, first, first]))
+    assert same is not None and same.change_at_s is None and alone.speakers.count == 1
+
+
 def test_without_the_encoder_diarize_defaults_off_and_asking_for_it_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

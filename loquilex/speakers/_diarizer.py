@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from loquilex.speakers._cluster import ClusterSettings, OnlineSpeakers, _unit, speaker_label
+from loquilex.speakers._cluster import (
+    ClusterSettings,
+    OnlineSpeakers,
+    Vector,
+    _unit,
+    speaker_label,
+)
 from loquilex.speakers._encoder import SAMPLE_RATE, Embedding, VoiceEncoder
 
 __all__ = ["Attribution", "Diarizer"]
@@ -57,16 +63,26 @@ class Diarizer:
         began = time.thread_time()
         embedding = self.encoder.embed(audio, max_windows=_MAX_WINDOWS)
         change = self._change(embedding)
-        if change is not None:
-            change = self._refine(audio, embedding, *change)
         self.attributed += 1
         if change is not None:
-            split, at_s = change
+            split, _, voice, other, new = change
+            at_s = self._refine(audio, embedding, split, (voice, other))
+            # A new voice needs as much speech as opening a speaker does.
+            if new and embedding.speech_s - at_s < self.speakers.settings.min_speech_s:
+                change = None
+        if change is not None:
             before = _unit(embedding.windows[:split].mean(axis=0))
             after = _unit(embedding.windows[split:].mean(axis=0))
             first = self.speakers.assign(before, at_s)
             second = self.speakers.assign(after, embedding.speech_s - at_s)
             self.compute_s += time.thread_time() - began
+            if second.speaker == first.speaker:  # no room for another speaker: one voice
+                return Attribution(
+                    speaker_label(first.speaker),
+                    round(first.similarity, 3),
+                    first.new,
+                    round(embedding.speech_s, 3),
+                )
             return Attribution(
                 speaker_label(first.speaker),
                 round(first.similarity, 3),
@@ -84,51 +100,66 @@ class Diarizer:
             round(embedding.speech_s, 3),
         )
 
-    def _change(self, embedding: Embedding) -> tuple[int, float] | None:
-        """(index of the first window of the second voice, time of the change) when the
-        final's first windows are one known voice and its last another, both clearly."""
-        if len(embedding.windows) < 2 or self.speakers.count < 2:
+    def _change(self, embedding: Embedding) -> tuple[int, float, Vector, Vector, bool] | None:
+        """Where the voice changes inside a final, if it clearly does: (index of the first
+        window of the second voice, time of the change, the two voices to tell apart, whether
+        the second is new).
+
+        The final's first windows must be one known voice; its last windows either another
+        known voice, or a voice unlike everyone heard so far (someone speaking for the first
+        time, right after the last speaker), for at least ``min_speech_s``.
+        """
+        if len(embedding.windows) < 2 or self.speakers.count == 0:
             return None
-        threshold = self.speakers.settings.threshold
+        cfg = self.speakers.settings
         sims = np.stack([self.speakers.similarities(w) for w in embedding.windows])
         labels = sims.argmax(axis=1)
         best = sims.max(axis=1)
         first, last = int(labels[0]), int(labels[-1])
-        if first == last or best[0] < threshold or best[-1] < threshold:
+        if best[0] < cfg.threshold:
             return None
-        # Each end must be clearly its own voice, not a near tie between the two.
-        if sims[0, first] - sims[0, last] < _MARGIN or sims[-1, last] - sims[-1, first] < _MARGIN:
-            return None
-        split = int(np.argmax(labels == last))
-        if split == 0 or not (labels[split:] == last).all():
-            return None
+        if first != last and best[-1] >= cfg.threshold:
+            # Each end must be clearly its own voice, not a near tie between the two.
+            near_tie = min(sims[0, first] - sims[0, last], sims[-1, last] - sims[-1, first])
+            if near_tie < _MARGIN:
+                return None
+            split = int(np.argmax(labels == last))
+            if split == 0 or not (labels[split:] == last).all():
+                return None
+            second, new = self.speakers.centroid(last), False
+        else:
+            if self.speakers.count >= cfg.max_speakers:
+                return None
+            # A new voice: unlike every known one, and unlike the final's own beginning.
+            unlike = (best < cfg.threshold - _MARGIN) & (
+                embedding.windows @ embedding.windows[0] < cfg.threshold - _MARGIN
+            )
+            if not unlike[-1]:
+                return None
+            split = len(unlike) - int(np.argmin(unlike[::-1])) if not unlike.all() else 0
+            if split == 0:
+                return None
+            second, new = _unit(embedding.windows[split:].mean(axis=0)), True
         at_s = float(embedding.centres[split - 1] + embedding.centres[split]) / 2
-        return split, at_s
+        return split, at_s, self.speakers.centroid(first), second, new
 
     def _refine(
-        self, audio: npt.NDArray[np.float32], embedding: Embedding, split: int, at_s: float
-    ) -> tuple[int, float]:
+        self,
+        audio: npt.NDArray[np.float32],
+        embedding: Embedding,
+        split: int,
+        voices: tuple[Vector, Vector],
+    ) -> float:
         """Place the change more finely: windows centred between the last window of the
         first voice and the first of the second, each given to the nearer of the two."""
         lo, hi = embedding.centres[split - 1], embedding.centres[split]
         probes = np.linspace(lo, hi, _PROBES + 2)[1:-1]
-        sims = (
-            self.encoder.embed_at(audio, probes)
-            @ np.stack(
-                [
-                    self.speakers.centroid(self._label(embedding.windows[0])),
-                    self.speakers.centroid(self._label(embedding.windows[-1])),
-                ]
-            ).T
-        )
+        sims = self.encoder.embed_at(audio, probes) @ np.stack(voices).T
         second = sims[:, 1] > sims[:, 0]
         times = np.concatenate([[lo], probes, [hi]])
         flags = np.concatenate([[False], second, [True]])
         turn = int(np.argmax(flags))  # the first probe (or end) that is the second voice
-        return split, float(times[turn - 1] + times[turn]) / 2
-
-    def _label(self, window: npt.NDArray[np.float32]) -> int:
-        return int(np.argmax(self.speakers.similarities(window)))
+        return float(times[turn - 1] + times[turn]) / 2
 
     def stats(self) -> dict[str, float | int]:
         return {
