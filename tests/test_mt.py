@@ -277,20 +277,27 @@ class ScriptedTranslator:
         return [t.upper() for t in texts]
 
 
+def eager_live(
+    translator: Translator, got: list[TranslationResult], errors: list[str]
+) -> LiveTranslation:
+    """Live translation on the running loop that translates every new word, no debounce."""
+    return LiveTranslation(
+        translator,
+        "zh",
+        asyncio.get_running_loop(),
+        got.append,
+        errors.append,
+        cadence=CadenceSettings(min_new_words=1, debounce_s=0.0),
+    )
+
+
 def test_live_translation_finals_exactly_once_in_order_and_stale_partials_replaced() -> None:
     async def run() -> tuple[list[TranslationResult], list[str], ScriptedTranslator]:
         translator = ScriptedTranslator()
         translator.release.clear()  # hold the worker so work piles up
         got: list[TranslationResult] = []
         errors: list[str] = []
-        live = LiveTranslation(
-            translator,
-            "zh",
-            asyncio.get_running_loop(),
-            got.append,
-            errors.append,
-            cadence=CadenceSettings(min_new_words=1, debounce_s=0.0),
-        )
+        live = eager_live(translator, got, errors)
         live.on_partial("a", "one")
         await asyncio.sleep(0.05)  # the worker has taken "one" and waits
         live.on_partial("a", "one two")
@@ -351,14 +358,7 @@ def test_a_final_stops_the_draft_in_its_way(same_segment: bool) -> None:
     async def run() -> tuple[list[TranslationResult], DraftUntilStopped, LiveTranslation]:
         translator = DraftUntilStopped()
         got: list[TranslationResult] = []
-        live = LiveTranslation(
-            translator,
-            "zh",
-            asyncio.get_running_loop(),
-            got.append,
-            errors.append,
-            cadence=CadenceSettings(min_new_words=1, debounce_s=0.0),
-        )
+        live = eager_live(translator, got, errors)
         live.on_partial("b", "four five six")
         assert await asyncio.to_thread(translator.drafting.wait, 5)
         live.on_final("b" if same_segment else "a", "One two three.")
