@@ -143,6 +143,17 @@ def test_a_stream_client_gets_speakers_and_turns_by_default(
     _check_turns(got.events, clips)
     assert got.events[-1]["type"] == "SESSION_ENDED"
     assert got.events[-1]["payload"]["stats"]["speakers"] == 2
+    _check_snapshot_turns(server, got.of("SESSION_STARTED")[0]["payload"]["session_id"], got)
+
+
+def _check_snapshot_turns(server: Server, session_id: str, got: Received) -> None:
+    """A client that (re)connects later redraws the turns from the SNAPSHOT alone."""
+    with server.http() as http:
+        snapshot = http.get(f"/sessions/{session_id}/snapshot")
+    assert snapshot.status_code == 200, snapshot.text
+    turns = [e["payload"] for e in got.of("SPEAKER_TURN")]
+    assert len(turns) >= 2
+    assert snapshot.json()["turns"] == turns
 
 
 def test_diarize_false_leaves_speakers_out(server: Server, two_voices: Speech) -> None:
@@ -167,6 +178,7 @@ def test_a_subprocess_session_relays_speakers_and_turns(server: Server, two_voic
     _check_turns(live, two_voices.clips)
     finals = [f for f in got.of("FINALIZED") if f["payload"]["segment"]["text"]]
     assert all("pitch_hz" in f["payload"]["segment"]["audio_state"] for f in finals)
+    _check_snapshot_turns(server, sid, got)
     with server.http() as http:
         vtt = http.get(f"/sessions/{sid}/transcript", params={"format": "vtt"}).text
     assert "<v Speaker 1>" in vtt and "<v Speaker 2>" in vtt

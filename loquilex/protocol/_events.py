@@ -144,6 +144,8 @@ class SnapshotPayload(_Open):
     last_event_id: int = Field(ge=0)
     #: The latest TRANSLATION payload of each recent final and of the live partial.
     translations: list[dict[str, Any]] = Field(default_factory=list)
+    #: The SPEAKER_TURN payloads of recent closed turns, oldest first (diarized sessions).
+    turns: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class SpeakerTurn(_Open):

@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections import deque
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -28,6 +29,9 @@ from loquilex.session._config import SessionConfig
 from loquilex.session._eventlog import EventLog
 from loquilex.session._transcript import TranscriptWriter, transcript_path
 from loquilex.telemetry import Telemetry
+
+#: Closed turns a SNAPSHOT carries (as many as the recent finals it redraws, at most).
+_RECENT_TURNS = 50
 
 __all__ = ["Session", "SessionBase", "SessionState"]
 
@@ -128,6 +132,7 @@ class SessionBase:
             },
             io,
         )
+        self._turns: deque[dict[str, Any]] = deque(maxlen=_RECENT_TURNS)
         self._done = asyncio.Event()
 
     @property
@@ -155,9 +160,15 @@ class SessionBase:
             self.transcript.append_translation(
                 payload["source_segment_id"], payload["lang"], payload["text"]
             )
+        elif envelope.type == "SPEAKER_TURN":
+            self._turns.append(envelope.payload)
         if self.telemetry is not None:
             self.telemetry.event(envelope)
         self.log.publish(envelope)
+
+    def recent_turns(self) -> list[dict[str, Any]]:
+        """The last closed turns' SPEAKER_TURN payloads, oldest first (for SNAPSHOT)."""
+        return list(self._turns)
 
     def status(self, stage: str, message: str) -> None:
         self.publish("STATUS", StatusPayload(stage=stage, message=message))  # type: ignore[arg-type]

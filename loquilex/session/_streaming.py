@@ -234,6 +234,7 @@ class StreamingSession(SessionBase):
                 recent_finals=[], live_partial=None, last_event_id=self.emitter.last_event_id
             )
         snapshot = self._pipeline.aggregator.snapshot()
+        snapshot.turns = self.recent_turns()
         if self.translations is not None:
             ids = [f.get("segment_id") for f in snapshot.recent_finals]
             if snapshot.live_partial is not None:

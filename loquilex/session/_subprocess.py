@@ -292,6 +292,7 @@ class SubprocessSession(SessionBase):
             live_partial=live,
             last_event_id=self.emitter.last_event_id,
             translations=[self._translations[s] for s in shown if s in self._translations],
+            turns=self.recent_turns(),
         )
 
     def metrics(self) -> dict[str, Any]:
