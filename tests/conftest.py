@@ -20,9 +20,15 @@ from loquilex.bench import SpeechClip, synthesize
 @pytest.fixture(autouse=True)
 def _collect_garbage_after_each_test() -> Iterator[None]:
     """Collect right after each test: a socket or transport it left open then fails *that*
-    test (warnings are errors), not whichever test the collector happens to run in."""
+    test (warnings are errors), not whichever test the collector happens to run in.
+
+    What survives is then frozen (moved out of the collector's view): each test's collection
+    only scans the objects made since the last one, not the whole heap of loaded models and
+    libraries again (0.2 s a test otherwise). Freezing keeps nothing alive; objects still
+    go when their last reference does."""
     yield
     gc.collect()
+    gc.freeze()
 
 
 SENTENCES = (
