@@ -105,6 +105,51 @@ def test_subtitles(client: openai.OpenAI, speech: Speech) -> None:
     assert str(vtt).startswith("WEBVTT") and "-->" in str(vtt)
 
 
+def test_diarized_json_labels_speakers_as_openai_does(
+    client: openai.OpenAI, two_voices: Speech
+) -> None:
+    with two_voices.path.open("rb") as audio:
+        result = client.audio.transcriptions.create(
+            model="tiny.en", file=audio, response_format="diarized_json"
+        )
+    body = result.model_dump()
+    assert body["task"] == "transcribe" and body["duration"] > 10
+    segments = body["segments"]
+    assert segments and all(s["type"] == "transcript.text.segment" for s in segments)
+    assert segments[0]["speaker"] == "A"
+    assert {s["speaker"] for s in segments} == {"A", "B"}
+    # Each letter stands for one true voice: the clip a segment overlaps most decides it.
+    voice_of: dict[str, set[str | None]] = {"A": set(), "B": set()}
+    for segment in segments:
+        clip = max(
+            two_voices.clips,
+            key=lambda c: min(c.end, segment["end"]) - max(c.start, segment["start"]),
+        )
+        voice_of[segment["speaker"]].add(clip.speaker)
+    assert voice_of["A"] == {"v0"} and voice_of["B"] == {"v1"}, segments
+    assert " ".join(s["text"] for s in segments).split() == body["text"].split()
+
+
+def test_diarized_json_without_the_voice_encoder_says_how_to_get_it(
+    tmp_path: Path, speech: Speech
+) -> None:
+    # A `resemblyzer` package without its weights, first on the path: no encoder installed.
+    shim = tmp_path / "shim" / "resemblyzer"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("")
+    env = {"PYTHONPATH": str(shim.parent), "LX_SERVER__AUTH_TOKEN": KEY}
+    with (
+        run_server(tmp_path / "data", tmp_path / "server.log", **env) as bare,
+        openai.OpenAI(base_url=f"{bare.url}/v1", api_key=KEY, max_retries=0) as client,
+        speech.path.open("rb") as audio,
+        pytest.raises(openai.BadRequestError) as refused,
+    ):
+        client.audio.transcriptions.create(
+            model="tiny.en", file=audio, response_format="diarized_json"
+        )
+    assert "voice encoder" in refused.value.message and "resemblyzer" in refused.value.message
+
+
 def test_models_lists_the_installed_ones(client: openai.OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
     assert ids[0] == "whisper-1" and "tiny.en" in ids

@@ -11,11 +11,10 @@ from typing import Any
 from loquilex.asr import transcribe_array
 from loquilex.audio import decode_file, duration_of
 from loquilex.cli._common import CliError, Context
-from loquilex.conversation import diarize_transcript
+from loquilex.conversation import diarize_as_configured
 from loquilex.export import FORMATS, Transcript, render
 from loquilex.models import load_whisper
 from loquilex.mt import MTStore, open_translator
-from loquilex.speakers import ClusterSettings, encoder_for
 
 __all__ = ["register"]
 
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     if progress is not None:
         progress.close()
-    transcript = _diarize(ctx, transcript, audio, args.diarize)
+    transcript = diarize_as_configured(transcript, audio, ctx.settings.conversation, args.diarize)
     if args.translate:
         transcript = translate_transcript(ctx, transcript, args.translate, args.mt_model)
     text = render(transcript, args.format, bilingual=args.bilingual and bool(args.translate))
@@ -91,15 +90,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         args.output.write_text(text, encoding="utf-8")
     return 0
-
-
-def _diarize(ctx: Context, transcript: Transcript, audio: Any, wanted: bool | None) -> Transcript:
-    conv = ctx.settings.conversation
-    encoder = encoder_for(wanted, conv.diarize)
-    if encoder is None:
-        return transcript
-    settings = ClusterSettings(threshold=conv.speaker_threshold, max_speakers=conv.max_speakers)
-    return diarize_transcript(transcript, audio, encoder, settings)
 
 
 def translate_transcript(

@@ -1,7 +1,7 @@
 """The conversation layer over finals: speaker turns, semantics per turn, prosody."""
 
 from loquilex.conversation._enricher import Enricher, FinalExtras, build_enricher
-from loquilex.conversation._offline import diarize_transcript
+from loquilex.conversation._offline import diarize_as_configured, diarize_transcript
 from loquilex.conversation._prosody import ProsodyTracker, measure_pitch
 from loquilex.conversation._semantics import (
     DEFAULT_RISK_LEXICON,
@@ -25,6 +25,7 @@ __all__ = [
     "Turn",
     "build_enricher",
     "count_questions",
+    "diarize_as_configured",
     "diarize_transcript",
     "find_actions",
     "find_risks",

@@ -8,11 +8,18 @@ import dataclasses
 import numpy as np
 import numpy.typing as npt
 
+from loquilex.config import ConversationConfig
 from loquilex.export import Transcript
-from loquilex.speakers import ClusterSettings, VoiceEncoder, cluster_offline, speaker_label
+from loquilex.speakers import (
+    ClusterSettings,
+    VoiceEncoder,
+    cluster_offline,
+    encoder_for,
+    speaker_label,
+)
 from loquilex.speakers._encoder import SAMPLE_RATE
 
-__all__ = ["diarize_transcript"]
+__all__ = ["diarize_as_configured", "diarize_transcript"]
 
 _PAD_S = 0.1
 _MAX_WINDOWS = 8
@@ -44,3 +51,19 @@ def diarize_transcript(
         for i, s in enumerate(transcript.segments)
     )
     return dataclasses.replace(transcript, segments=segments)
+
+
+def diarize_as_configured(
+    transcript: Transcript,
+    audio: npt.NDArray[np.float32],
+    config: ConversationConfig,
+    wanted: bool | None = None,
+) -> Transcript:
+    """Speakers by the user's settings: ``wanted`` None follows ``conversation.diarize``
+    (quietly off without the voice encoder); True without the encoder raises
+    :class:`~loquilex.errors.UnsupportedError`, saying how to install it."""
+    encoder = encoder_for(wanted, config.diarize)
+    if encoder is None:
+        return transcript
+    settings = ClusterSettings(threshold=config.speaker_threshold, max_speakers=config.max_speakers)
+    return diarize_transcript(transcript, audio, encoder, settings)

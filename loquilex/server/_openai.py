@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from loquilex.asr import transcribe_array
 from loquilex.audio import decode_file
 from loquilex.config import Settings
+from loquilex.conversation import diarize_as_configured
 from loquilex.errors import AudioDecodeError, LoquiLexError, ModelError
 from loquilex.export import Transcript, render
 from loquilex.models import load_whisper
@@ -38,7 +39,7 @@ DEFAULT_ALIAS = "whisper-1"
 
 openai_router = APIRouter(prefix=OPENAI_PREFIX, tags=["openai"])
 
-ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json", "diarized_json"]
 
 #: Whisper's language codes a client is likely to send, and the names verbose_json reports.
 LANGUAGE_NAMES = {
@@ -229,8 +230,10 @@ def _transcribe(
     language: str | None,
     prompt: str | None,
     temperature: float | None,
+    diarize: bool = False,
 ) -> Transcript:
-    """Decode and transcribe (blocking: on the manager's executor)."""
+    """Decode and transcribe (blocking: on the manager's executor); with ``diarize``, label
+    each segment's speaker by clustering the whole file, as ``loquilex transcribe`` does."""
     try:
         audio = decode_file(path)
     except AudioDecodeError as exc:
@@ -242,7 +245,7 @@ def _transcribe(
     model = load_whisper(
         model_path, asr.device, asr.compute_type, asr.cpu_threads, 1, background=True
     )
-    return transcribe_array(
+    transcript = transcribe_array(
         model,
         audio,
         model_name=model_id,
@@ -252,6 +255,9 @@ def _transcribe(
         temperature=temperature,
         decoder_details=True,
     )
+    if not diarize:
+        return transcript
+    return diarize_as_configured(transcript, audio, manager.settings.conversation, wanted=True)
 
 
 def _verbose(transcript: Transcript, granularities: set[str]) -> dict[str, Any]:
@@ -283,6 +289,43 @@ def _verbose(transcript: Transcript, granularities: set[str]) -> dict[str, Any]:
     return body
 
 
+def _speaker_letters(index: int) -> str:
+    """OpenAI's labels for speakers without names: A, B, … Z, AA, AB, …"""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _diarized(transcript: Transcript) -> dict[str, Any]:
+    """OpenAI's ``diarized_json``: spoken segments, each with its speaker's letter."""
+    letters: dict[str | None, str] = {}
+    segments: list[dict[str, Any]] = []
+    for segment in transcript.segments:
+        if not segment.text.strip():
+            continue
+        speaker = letters.setdefault(segment.speaker_id, _speaker_letters(len(letters)))
+        segments.append(
+            {
+                "type": "transcript.text.segment",
+                "id": f"seg_{len(segments)}",
+                "start": segment.start,
+                "end": segment.end,
+                "text": segment.text,
+                "speaker": speaker,
+            }
+        )
+    return {
+        "task": "transcribe",
+        "duration": transcript.duration,
+        "text": transcript.text,
+        "segments": segments,
+        "usage": {"type": "duration", "seconds": math.ceil(transcript.duration)},
+    }
+
+
 @openai_router.post(
     "/audio/transcriptions",
     responses={
@@ -307,8 +350,9 @@ async def create_transcription(
     ] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     """Transcribe a file, as OpenAI's `audio.transcriptions.create` does: `json` (`{text}`),
-    `text`, `srt`, `vtt` or `verbose_json` (language, duration, segments, and words when
-    `timestamp_granularities[]` asks for `word`)."""
+    `text`, `srt`, `vtt`, `verbose_json` (language, duration, segments, and words when
+    `timestamp_granularities[]` asks for `word`) or `diarized_json` (segments labelled with
+    speakers `A`, `B`, …; needs the voice encoder)."""
     try:
         model_id = _model_id(manager, model)
         lang = _language(model_id, language)
@@ -324,6 +368,7 @@ async def create_transcription(
                         language=lang,
                         prompt=prompt,
                         temperature=temperature,
+                        diarize=response_format == "diarized_json",
                     )
                 )
         finally:
@@ -339,6 +384,8 @@ async def create_transcription(
         return JSONResponse({"text": transcript.text, "usage": usage})
     if response_format == "verbose_json":
         return JSONResponse(_verbose(transcript, set(timestamp_granularities)))
+    if response_format == "diarized_json":
+        return JSONResponse(_diarized(transcript))
     media = {"text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
     body = (
         transcript.text + "\n" if response_format == "text" else render(transcript, response_format)
