@@ -76,20 +76,14 @@ class Diarizer:
             first = self.speakers.assign(before, at_s)
             second = self.speakers.assign(after, embedding.speech_s - at_s)
             self.compute_s += time.thread_time() - began
-            if second.speaker == first.speaker:  # no room for another speaker: one voice
-                return Attribution(
-                    speaker_label(first.speaker),
-                    round(first.similarity, 3),
-                    first.new,
-                    round(embedding.speech_s, 3),
-                )
+            split_here = second.speaker != first.speaker  # else no room for another: one voice
             return Attribution(
                 speaker_label(first.speaker),
                 round(first.similarity, 3),
                 first.new,
                 round(embedding.speech_s, 3),
-                round(at_s, 3),
-                speaker_label(second.speaker),
+                round(at_s, 3) if split_here else None,
+                speaker_label(second.speaker) if split_here else None,
             )
         assignment = self.speakers.assign(embedding.vector, embedding.speech_s)
         self.compute_s += time.thread_time() - began
