@@ -65,7 +65,7 @@ class Diarizer:
         change = self._change(embedding)
         self.attributed += 1
         if change is not None:
-            split, _, voice, other, new = change
+            split, voice, other, new = change
             at_s = self._refine(audio, embedding, split, (voice, other))
             # A new voice needs as much speech as opening a speaker does.
             if new and embedding.speech_s - at_s < self.speakers.settings.min_speech_s:
@@ -94,10 +94,10 @@ class Diarizer:
             round(embedding.speech_s, 3),
         )
 
-    def _change(self, embedding: Embedding) -> tuple[int, float, Vector, Vector, bool] | None:
+    def _change(self, embedding: Embedding) -> tuple[int, Vector, Vector, bool] | None:
         """Where the voice changes inside a final, if it clearly does: (index of the first
-        window of the second voice, time of the change, the two voices to tell apart, whether
-        the second is new).
+        window of the second voice, the two voices to tell apart, whether the second is new);
+        :meth:`_refine` then places the change in time.
 
         The final's first windows must be one known voice; its last windows either another
         known voice, or a voice unlike everyone heard so far (someone speaking for the first
@@ -134,8 +134,7 @@ class Diarizer:
             if split == 0:
                 return None
             second, new = _unit(embedding.windows[split:].mean(axis=0)), True
-        at_s = float(embedding.centres[split - 1] + embedding.centres[split]) / 2
-        return split, at_s, self.speakers.centroid(first), second, new
+        return split, self.speakers.centroid(first), second, new
 
     def _refine(
         self,
