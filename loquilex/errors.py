@@ -20,6 +20,7 @@ __all__ = [
     "DevsetError",
     "InvalidMessage",
     "LoquiLexError",
+    "MisdirectedError",
     "ModelError",
     "ModelInstallError",
     "ModelNotFoundError",
@@ -74,6 +75,16 @@ class SessionError(LoquiLexError):
 
 class NotFoundError(LoquiLexError):
     """The thing asked for does not exist (HTTP 404)."""
+
+
+class MisdirectedError(SessionError):
+    """The session runs on another node of the cluster: control it, or send its audio,
+    there (HTTP 421, with the owner's URL)."""
+
+    def __init__(self, message: str, *, owner_url: str, node_id: str) -> None:
+        super().__init__(message)
+        self.owner_url = owner_url
+        self.node_id = node_id
 
 
 class SessionNotFoundError(SessionError, NotFoundError):

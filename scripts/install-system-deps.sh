@@ -2,7 +2,7 @@
 # System packages the tests need: espeak-ng (speech), sox (conversion), and Debian's
 # chromium for the browser tests (Playwright drives it; browser downloads are not used), and a
 # Chinese font so that the page's translation line renders in them (1.6 MB), and jemalloc for
-# the server's memory (0.7 MB).
+# the server's memory (0.7 MB), and Redis for the cluster-mode tests.
 # Installs only what is missing, so it is fast when everything is there.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ command -v make >/dev/null 2>&1 || need+=(make)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 # jemalloc: `loquilex serve` and `live` run on it when it is there (flat memory over hours).
 compgen -G "/usr/lib/*/libjemalloc.so.2" >/dev/null || need+=(libjemalloc2)
+# Redis: the cluster-mode tests start their own redis-server on a free loopback port.
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

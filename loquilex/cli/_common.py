@@ -34,6 +34,8 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "device": ("asr", "device"),
         "host": ("server", "host"),
         "port": ("server", "port"),
+        "redis": ("cluster", "redis_url"),
+        "node_url": ("cluster", "node_url"),
     }
     out: dict[str, Any] = {}
     for attr, path in mapping.items():

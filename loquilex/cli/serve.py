@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--model", help="model id or directory to load at startup")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    p.add_argument(
+        "--redis",
+        metavar="URL",
+        help="join a cluster through this Redis (cluster.redis_url; docs/scaling.md)",
+    )
+    p.add_argument("--node-url", help="this node's URL as other nodes reach it (cluster.node_url)")
     p.set_defaults(handler=run)
 
 

@@ -2,6 +2,7 @@
 
 from loquilex.config._settings import (
     AsrSettings,
+    ClusterSettings,
     ConversationConfig,
     Layer,
     MTSettings,
@@ -13,6 +14,7 @@ from loquilex.config._stream import EouReason, StreamConfig, VadKind, stream_ove
 
 __all__ = [
     "AsrSettings",
+    "ClusterSettings",
     "ConversationConfig",
     "EouReason",
     "Layer",

@@ -155,6 +155,42 @@ class ServerSettings(BaseModel):
         return self.auth_token.get_secret_value() if self.auth_token else None
 
 
+class ClusterSettings(BaseModel):
+    """Cluster mode on Redis Streams (docs/scaling.md): off unless ``redis_url`` is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis://[user:password@]host:port/db; turns cluster mode on. Secret: "
+        "never logged or shown.",
+    )
+    node_url: str | None = Field(
+        default=None,
+        description="This node's URL as other nodes and clients reach it (default: "
+        "http://HOST:PORT as the server listens).",
+    )
+    node_id: str | None = Field(
+        default=None, max_length=64, description="A stable node name (default: random)."
+    )
+    capacity: int | None = Field(
+        default=None,
+        ge=1,
+        description="Sessions placed here at most (default: server.max_sessions).",
+    )
+    heartbeat_s: float = Field(default=1.0, gt=0, description="How often a node says it is alive.")
+    ttl_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="A node silent this long is dead: its sessions end with an ERROR on every "
+        "node within this time.",
+    )
+
+    def url(self) -> str | None:
+        """The Redis URL in clear, for connecting only."""
+        return self.redis_url.get_secret_value() if self.redis_url else None
+
+
 class MTSettings(BaseModel):
     """Machine translation (SPEC §7). Nothing is downloaded unless `models install` is run."""
 
@@ -234,6 +270,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     mt: MTSettings = Field(default_factory=MTSettings)
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
 
 class Layer(enum.StrEnum):

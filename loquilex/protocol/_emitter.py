@@ -26,17 +26,31 @@ class EventEmitter:
     """The one place a stream's envelopes get their ``event_id``; ids start at 1, never reset.
 
     ``wall_ms`` is injectable for tests; it is used only for the display timestamp
-    ``ts_server``; ordering never depends on it.
+    ``ts_server``; ordering never depends on it. ``stride`` spaces the ids out: in cluster
+    mode the gaps hold the ids other nodes give their viewers' private events
+    (loquilex/cluster/_view.py), so ids stay unique per stream across nodes.
     """
 
-    def __init__(self, stream_id: str | None = None, wall_ms: Callable[[], int] = _wall_ms) -> None:
+    def __init__(
+        self,
+        stream_id: str | None = None,
+        wall_ms: Callable[[], int] = _wall_ms,
+        *,
+        stride: int = 1,
+    ) -> None:
         self.stream_id = stream_id or new_stream_id()
         self._wall_ms = wall_ms
+        self.stride = stride
         self._last_id = 0
         self._lock = threading.Lock()
 
     @property
     def last_event_id(self) -> int:
+        return self._last_id
+
+    def _next_id(self) -> int:
+        """The next id (called with the lock held)."""
+        self._last_id += self.stride
         return self._last_id
 
     def emit(
@@ -49,9 +63,9 @@ class EventEmitter:
         ts_audio_end: float | None = None,
     ) -> Envelope:
         with self._lock:
-            self._last_id += 1
+            event_id = self._next_id()
             return Envelope.build(
-                event_id=self._last_id,
+                event_id=event_id,
                 stream_id=self.stream_id,
                 type=type,
                 payload=payload,

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loquilex import __version__
+from loquilex.cluster import ClusterNode
 from loquilex.config import Settings
 from loquilex.server._errors import install_error_handlers
 from loquilex.server._limits import ConnectionCounts
@@ -82,6 +83,22 @@ class _HostOriginGuard:
         await self.app(scope, receive, send)
 
 
+def _node_url(settings: Settings) -> str:
+    """Where other nodes and senders reach this one."""
+    if settings.cluster.node_url:
+        return settings.cluster.node_url
+    host = settings.server.host
+    if host in ("0.0.0.0", "::"):
+        logger.warning(
+            "cluster mode: listening on %s without cluster.node_url; other nodes are told "
+            "127.0.0.1, which only works on one machine",
+            host,
+        )
+        host = "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.server.port}"
+
+
 def create_app(settings: Settings, manager: SessionManager | None = None) -> FastAPI:
     """Build the app. The lifespan loads and warms the default model once, and on shutdown
     stops every session (flushing open segments) before the process exits."""
@@ -94,12 +111,19 @@ def create_app(settings: Settings, manager: SessionManager | None = None) -> Fas
         connections: ConnectionCounts = app.state.connections
         mgr.telemetry.watch(lambda: mgr.gauges(connections.open))
         await mgr.warm_up()
+        node: ClusterNode | None = None
+        if settings.cluster.redis_url is not None:
+            node = ClusterNode(settings, _node_url(settings), mgr.list)
+            mgr.cluster = node
+            await node.start()
         mgr.start()
         logger.info("model %s loaded and warm", mgr.default_model)
         try:
             yield
         finally:
             await mgr.shutdown()
+            if node is not None:
+                await node.close()
 
     app = FastAPI(
         title="LoquiLex",

@@ -48,7 +48,7 @@ from loquilex.protocol import (
     parse_client_message,
 )
 from loquilex.server._limits import TokenBucket
-from loquilex.session import Session, SessionManager, Subscriber
+from loquilex.session import Session, SessionManager, Subscriber, ViewedSession
 
 __all__ = [
     "CLOSE_NORMAL",
@@ -76,7 +76,7 @@ class Connection:
     def __init__(
         self,
         websocket: WebSocket,
-        session: Session,
+        session: ViewedSession,
         manager: SessionManager,
         settings: Settings,
     ) -> None:
@@ -87,6 +87,8 @@ class Connection:
         self.sub: Subscriber | None = None
         self._sender: asyncio.Task[None] | None = None
         self.is_sender = False
+        #: The session this connection sends audio to (a local one only).
+        self._sending_to: Session | None = None
         server = settings.server
         self._chunks = TokenBucket(server.max_chunks_per_s, server.max_chunks_per_s * 2)
         self._audio = TokenBucket(server.max_audio_rate, server.audio_burst_s)
@@ -98,8 +100,12 @@ class Connection:
     # -- who sends -----------------------------------------------------------------------------
     def claim(self, key: str | None) -> bool:
         """Become the session's sender with ``key``; on refusal say why and stay a viewer."""
+        if self.session.owner_url is not None:
+            self._elsewhere("send its audio")
+            return False
         try:
-            self.manager.claim_sender(self.session, self, key, self.client)
+            local = self.manager.get(self.session.id)
+            self.manager.claim_sender(local, self, key, self.client)
         except RateLimitedError as exc:
             self.error("RATE_LIMITED", str(exc), **exc.details)
             return False
@@ -107,10 +113,24 @@ class Connection:
             self.error("UNAUTHORIZED", f"{exc}; this connection only views the session")
             return False
         self.is_sender = True
+        self._sending_to = local
         return True
 
+    def _elsewhere(self, what: str) -> None:
+        """A sender on a node that does not run the session: where it should go instead."""
+        owner = self.session.owner_url
+        self.error(
+            "SESSION_ERROR",
+            f"this session runs on another node: {what} at {owner}; this connection only "
+            "views the session",
+            owner_url=owner,
+        )
+
     def _may_send(self) -> bool:
-        if self.is_sender and self.session.sender is self:
+        if self.session.owner_url is not None:
+            self._elsewhere("send its audio and end it")
+            return False
+        if self._sending_to is not None and self._sending_to.sender is self:
             return True
         if self.is_sender:
             self.error("UNAUTHORIZED", "another connection now sends this session's audio")
@@ -308,6 +328,9 @@ class Connection:
         self.push(data, None)
 
     def push(self, data: bytes, sequence: int | None) -> None:
+        if self.session.owner_url is not None:
+            self._elsewhere("send its audio")
+            return
         if not self.session.accepts_audio:
             self.error("INVALID_MESSAGE", "this session does not take audio")
             return
@@ -364,8 +387,8 @@ class Connection:
                 return
 
     async def close(self) -> None:
-        if self.is_sender:
-            self.manager.release_sender(self.session, self)
+        if self._sending_to is not None:
+            self.manager.release_sender(self._sending_to, self)
         if self.sub is not None:
             self.session.log.unsubscribe(self.sub)
         if self._sender is not None:

@@ -15,6 +15,7 @@ from loquilex.errors import (
     ConfigError,
     DeviceBusyError,
     LoquiLexError,
+    MisdirectedError,
     ModelError,
     ModelNotFoundError,
     NotFoundError,
@@ -30,6 +31,7 @@ __all__ = ["install_error_handlers", "status_for"]
 logger = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[LoquiLexError], int], ...] = (
+    (MisdirectedError, 421),
     (NotFoundError, 404),
     (NotSenderError, 403),
     (RateLimitedError, 429),
@@ -59,7 +61,10 @@ def install_error_handlers(app: FastAPI) -> None:
             logger.warning(
                 "%s %s: %s (cause: %s)", request.method, request.url.path, exc, exc.__cause__
             )
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+        body: dict[str, str] = {"detail": str(exc)}
+        if isinstance(exc, MisdirectedError):
+            body |= {"owner_url": exc.owner_url, "node_id": exc.node_id}
+        return JSONResponse(body, status_code=status_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from loquilex import __version__
-from loquilex.errors import NotFoundError
+from loquilex.errors import NotFoundError, SessionNotFoundError
 from loquilex.export import FORMATS, render
 from loquilex.models import CATALOG
 from loquilex.mt import CHAT_MODEL_ID, LANGUAGE_NAMES, MT_CATALOG
 from loquilex.protocol import event_schema
 from loquilex.server._deps import ManagerDep
-from loquilex.session import SESSION_ID_PATTERN, SessionConfig
+from loquilex.server._placement import PLACED_HEADER, place_session
+from loquilex.session import SESSION_ID_PATTERN, SessionConfig, SessionManager
 
 __all__ = ["health_router", "models_router", "sessions_router"]
 
@@ -67,42 +69,76 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
         429: {"description": "Too many sessions"},
     },
 )
-async def create_session(config: SessionConfig, manager: ManagerDep) -> dict[str, str]:
+async def create_session(
+    config: SessionConfig,
+    manager: ManagerDep,
+    request: Request,
+    placed: Annotated[str | None, Header(alias=PLACED_HEADER, include_in_schema=False)] = None,
+) -> Any:
     """Create and start a session. `sender_key` is the creator's alone: a push session takes
     audio on `/ws/{session_id}` only from the connection that presents it, and pause,
     resume, finalize and delete need it in the `X-LoquiLex-Sender-Key` header. Anyone else
-    with the session id only views it."""
+    with the session id only views it.
+
+    In cluster mode the session is placed on the least-loaded node with room, and
+    `node_url` names it: the sender connects there (viewers may use any node)."""
+    if manager.cluster is not None and placed is None:
+        forwarded = await place_session(request, config, manager)
+        if forwarded is not None:
+            return forwarded
     session = await manager.create(config)
-    return {
+    body = {
         "session_id": session.id,
         "stream_id": session.stream_id,
         "sender_key": session.sender_key,
     }
+    if manager.cluster is not None:
+        body |= {"node_id": manager.cluster.node_id, "node_url": manager.cluster.node_url}
+    return body
+
+
+def _here(manager: SessionManager, info: dict[str, Any]) -> dict[str, Any]:
+    if manager.cluster is None:
+        return info
+    return info | {"node_id": manager.cluster.node_id, "node_url": manager.cluster.node_url}
 
 
 @sessions_router.get("")
 async def list_sessions(manager: ManagerDep) -> list[dict[str, Any]]:
-    """Every session this server runs or ran since it started."""
-    return [s.info() for s in manager.list()]
+    """Every session this server runs or ran since it started; in cluster mode, every
+    session of the cluster, each with the `node_id` and `node_url` that run it."""
+    here = [_here(manager, s.info()) for s in manager.list()]
+    if manager.cluster is None:
+        return here
+    others = await manager.cluster.sessions(exclude={s["session_id"] for s in here})
+    return here + others
 
 
 @sessions_router.get("/{session_id}", responses=_NOT_FOUND)
 async def get_session(session_id: SessionId, manager: ManagerDep) -> dict[str, Any]:
-    """Status, config and stats."""
-    session = manager.get(session_id)
-    return {**session.info(), "stats": session.metrics()}
+    """Status, config and stats (for another node's session: as its node last reported)."""
+    try:
+        session = manager.get(session_id)
+    except SessionNotFoundError:
+        if manager.cluster is None:
+            raise
+        info = await manager.cluster.session_info(session_id)
+        if info is None:
+            raise
+        return info
+    return {**_here(manager, session.info()), "stats": session.metrics()}
 
 
 @sessions_router.get("/{session_id}/snapshot", responses=_NOT_FOUND)
 async def get_snapshot(session_id: SessionId, manager: ManagerDep) -> dict[str, Any]:
     """Recent finals and the live partial: what a screen shows now."""
-    return manager.get(session_id).snapshot().model_dump(mode="json")
+    return (await manager.find(session_id)).snapshot().model_dump(mode="json")
 
 
 @sessions_router.get("/{session_id}/metrics", responses=_NOT_FOUND)
 async def get_metrics(session_id: SessionId, manager: ManagerDep) -> dict[str, Any]:
-    """Decoding, lag and per-subscriber queue numbers."""
-    return manager.get(session_id).metrics()
+    """Decoding, lag and per-subscriber queue numbers (its own node has them all)."""
+    return (await manager.find(session_id)).metrics()
 
 
 @sessions_router.post("/{session_id}/pause", responses=_NOT_FOUND)
@@ -110,7 +146,7 @@ async def pause_session(
     session_id: SessionId, manager: ManagerDep, key: SenderKey = None
 ) -> dict[str, Any]:
     """Stop transcribing until resume (the open segment is finalized first)."""
-    session = manager.controlled(session_id, key)
+    session = await manager.control(session_id, key)
     await session.pause()
     return {"session_id": session.id, "state": session.state}
 
@@ -119,7 +155,7 @@ async def pause_session(
 async def resume_session(
     session_id: SessionId, manager: ManagerDep, key: SenderKey = None
 ) -> dict[str, Any]:
-    session = manager.controlled(session_id, key)
+    session = await manager.control(session_id, key)
     await session.resume()
     return {"session_id": session.id, "state": session.state}
 
@@ -129,7 +165,7 @@ async def finalize_session(
     session_id: SessionId, manager: ManagerDep, key: SenderKey = None
 ) -> dict[str, Any]:
     """Force the open segment to FINALIZED now."""
-    session = manager.controlled(session_id, key)
+    session = await manager.control(session_id, key)
     await session.finalize()
     return {"session_id": session.id, "state": session.state}
 
@@ -139,7 +175,7 @@ async def delete_session(
     session_id: SessionId, manager: ManagerDep, key: SenderKey = None
 ) -> dict[str, Any]:
     """Stop the session, flush its open segment as FINALIZED; the transcript is kept."""
-    session = manager.controlled(session_id, key)
+    session = await manager.control(session_id, key)
     await manager.delete(session_id)
     return {
         "session_id": session.id,
@@ -300,7 +336,19 @@ async def healthz(manager: ManagerDep) -> dict[str, Any]:
         "sessions": sum(1 for s in manager.list() if not s.ended),
         "formats": sorted(FORMATS),
         "models": [m for m in CATALOG],
+        **({"cluster": manager.cluster.status()} if manager.cluster is not None else {}),
     }
+
+
+@health_router.get("/cluster/nodes", responses={404: {"description": "Not in cluster mode"}})
+async def cluster_nodes(manager: ManagerDep) -> list[dict[str, Any]]:
+    """Cluster mode: the live nodes as the registry has them (id, URL, capacity, sessions
+    running, load), least loaded first."""
+    if manager.cluster is None:
+        raise NotFoundError("not in cluster mode: set cluster.redis_url (serve --redis URL)")
+    nodes = await manager.cluster.nodes()
+    rows = [asdict(n) | {"load": round(n.load, 3)} for n in nodes]
+    return sorted(rows, key=lambda r: (r["load"], r["id"]))
 
 
 @health_router.get("/schema/events")

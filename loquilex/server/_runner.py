@@ -62,6 +62,11 @@ def _listen(host: str, port: int, send_buffer: int) -> socket.socket:
 
 
 def serve(settings: Settings) -> None:
+    sock = _listen(settings.server.host, settings.server.port, settings.server.socket_send_buffer)
+    if settings.server.port == 0:
+        # Port 0: the kernel chose one; the settings (and a cluster node's URL) say which.
+        server = settings.server.model_copy(update={"port": sock.getsockname()[1]})
+        settings = settings.model_copy(update={"server": server})
     app = create_app(settings)
     frame_limit = max(16 * 1024 * 1024, settings.server.max_frame_bytes * 4)
     config = uvicorn.Config(
@@ -74,5 +79,4 @@ def serve(settings: Settings) -> None:
         ws_ping_timeout=settings.server.ws_ping_timeout_s,
         timeout_graceful_shutdown=2,
     )
-    sock = _listen(settings.server.host, settings.server.port, settings.server.socket_send_buffer)
     _GracefulServer(config, app).run(sockets=[sock])

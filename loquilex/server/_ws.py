@@ -181,7 +181,7 @@ async def ws_session(
         if not await admission.enter():
             return
         try:
-            session = manager.get(session_id if is_session_id(session_id) else "")
+            session = await manager.find(session_id if is_session_id(session_id) else "")
         except LoquiLexError:
             await _refuse(websocket, "SESSION_ERROR", "unknown session", _CLOSE_UNKNOWN)
             return
@@ -193,7 +193,7 @@ async def ws_session(
             key = resume.sender_key or key
             first = None
         conn.subscribe(resume.last_event_id if resume is not None and first is None else None)
-        if key is not None and session.accepts_audio:
+        if key is not None and (session.accepts_audio or session.owner_url is not None):
             conn.claim(key)  # after subscribing, so a refusal reaches the client
         await conn.receive_loop(first)
     except WebSocketDisconnect:
@@ -244,7 +244,7 @@ async def _open_stream(
         return None
     if isinstance(parsed, ResumeSession):
         try:
-            session = manager.by_stream(parsed.stream_id)
+            session = await manager.find_stream(parsed.stream_id)
         except LoquiLexError as exc:
             await _send_error(websocket, "SESSION_ERROR", str(exc))
             return None

@@ -27,22 +27,37 @@ from loquilex.protocol import (
 )
 from loquilex.session._config import SessionConfig
 from loquilex.session._eventlog import EventLog
-from loquilex.session._transcript import TranscriptWriter, transcript_path
+from loquilex.session._transcript import TranscriptWriter, transcript_path, transcript_record
 from loquilex.telemetry import Telemetry
 
 #: Closed turns a SNAPSHOT carries (as many as the recent finals it redraws, at most).
 _RECENT_TURNS = 50
 
-__all__ = ["Session", "SessionBase", "SessionState"]
+__all__ = ["Session", "SessionBase", "SessionMirror", "SessionState", "ViewedSession"]
 
 logger = logging.getLogger(__name__)
 
 SessionState = Literal["starting", "running", "paused", "stopping", "ended", "error"]
 
 
-class Session(Protocol):
-    """What the manager and the routes rely on. Two implementations: in-process streaming
-    and a ``loquilex live`` child process."""
+class SessionMirror(Protocol):
+    """Where a session's broadcast events also go. In cluster mode: the session's Redis
+    stream, which viewers on every node read (loquilex/cluster)."""
+
+    @property
+    def id_stride(self) -> int:
+        """The owner's event ids step by this, leaving room for other nodes' private ids."""
+
+    @property
+    def node_url(self) -> str:
+        """Where this node is reached."""
+
+    def publish(self, session: SessionBase, envelope: Envelope) -> None: ...
+
+
+class ViewedSession(Protocol):
+    """What a viewer's connection relies on. A local session, or (cluster mode) another
+    node's session followed through Redis, whose ``owner_url`` says where it runs."""
 
     id: str
     kind: Literal["streaming", "subprocess"]
@@ -50,6 +65,31 @@ class Session(Protocol):
     log: EventLog
     emitter: EventEmitter
     accepts_audio: bool
+    end_stats: dict[str, Any]
+    model_id: str
+
+    @property
+    def owner_url(self) -> str | None: ...
+
+    @property
+    def stream_id(self) -> str: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+    async def stop(self, wait_s: float = 10.0) -> None: ...
+
+    def push_audio(self, data: bytes, sequence: int | None) -> None: ...
+
+    def snapshot(self) -> SnapshotPayload: ...
+
+    def metrics(self) -> dict[str, Any]: ...
+
+
+class Session(ViewedSession, Protocol):
+    """What the manager and the routes rely on. Two implementations: in-process streaming
+    and a ``loquilex live`` child process."""
+
     state: SessionState
     sender_key: str
     sender: object | None
@@ -57,12 +97,7 @@ class Session(Protocol):
     had_sender: bool
     unattended_since: float | None
     ended_mono: float | None
-    end_stats: dict[str, Any]
-    model_id: str
     transcript: TranscriptWriter
-
-    @property
-    def stream_id(self) -> str: ...
 
     async def start(self) -> None: ...
 
@@ -72,18 +107,7 @@ class Session(Protocol):
 
     async def finalize(self) -> None: ...
 
-    async def stop(self, wait_s: float = 10.0) -> None: ...
-
-    def push_audio(self, data: bytes, sequence: int | None) -> None: ...
-
-    def snapshot(self) -> SnapshotPayload: ...
-
     def info(self) -> dict[str, Any]: ...
-
-    def metrics(self) -> dict[str, Any]: ...
-
-    @property
-    def ended(self) -> bool: ...
 
 
 class SessionBase:
@@ -91,6 +115,8 @@ class SessionBase:
 
     kind: Literal["streaming", "subprocess"]
     accepts_audio = False
+    #: None: it runs here (a remote session names its owner's URL).
+    owner_url: str | None = None
 
     def __init__(
         self,
@@ -102,12 +128,14 @@ class SessionBase:
         replay_age_s: float = 300.0,
         io: Executor | None = None,
         telemetry: Telemetry | None = None,
+        mirror: SessionMirror | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.telemetry = telemetry
         self.config = config
         self.model_id = model_id
-        self.emitter = EventEmitter()
+        self.mirror = mirror
+        self.emitter = EventEmitter(stride=mirror.id_stride if mirror is not None else 1)
         self.log = EventLog(max_events=replay_events, max_age_s=replay_age_s)
         self.state: SessionState = "starting"
         self.created = time.time()
@@ -153,18 +181,16 @@ class SessionBase:
 
     def on_envelope(self, envelope: Envelope) -> None:
         """Every broadcast event passes here: to the transcript if final, then to the log."""
-        if envelope.type == "FINALIZED" and envelope.payload["segment"]["text"]:
-            self.transcript.append(envelope.segment_id or "", envelope.payload["segment"])
-        elif envelope.type == "TRANSLATION" and envelope.payload["final"]:
-            payload = envelope.payload
-            self.transcript.append_translation(
-                payload["source_segment_id"], payload["lang"], payload["text"]
-            )
+        record = transcript_record(envelope)
+        if record is not None:
+            self.transcript.append(record)
         elif envelope.type == "SPEAKER_TURN":
             self._turns.append(envelope.payload)
         if self.telemetry is not None:
             self.telemetry.event(envelope)
         self.log.publish(envelope)
+        if self.mirror is not None:
+            self.mirror.publish(self, envelope)
 
     def recent_turns(self) -> list[dict[str, Any]]:
         """The last closed turns' SPEAKER_TURN payloads, oldest first (for SNAPSHOT)."""

@@ -209,6 +209,11 @@ class EventLog:
             return Replay([], (last_event_id + 1, self._trimmed_upto))
         return Replay([e for _, e in self._log if e.event_id > last_event_id], None)
 
+    def mark_trimmed(self, upto: int) -> None:
+        """Events up to ``upto`` are gone (a log that starts part-way through a stream:
+        a resume from before it gets a RESUME_GAP)."""
+        self._trimmed_upto = max(self._trimmed_upto, upto)
+
     def events(self) -> list[Envelope]:
         return [e for _, e in self._log]
 

@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from loquilex._memory import release_free_memory
 from loquilex.asr import AsrEngine, DecodeScheduler, StreamConfig, WhisperEngine
 from loquilex.config import Settings
 from loquilex.errors import (
     DeviceBusyError,
+    MisdirectedError,
     ModelNotFoundError,
     NotSenderError,
     RateLimitedError,
@@ -29,7 +30,7 @@ from loquilex.errors import (
 from loquilex.export import Transcript
 from loquilex.models import CATALOG, ModelStore, forget_model, load_configured
 from loquilex.mt import CadenceSettings, MTStore, Translator, open_translator
-from loquilex.session._base import Session
+from loquilex.session._base import Session, SessionMirror, ViewedSession
 from loquilex.session._config import SessionConfig, is_session_id
 from loquilex.session._streaming import StreamingSession
 from loquilex.session._subprocess import SubprocessSession
@@ -42,11 +43,39 @@ from loquilex.session._transcript import (
 from loquilex.session._translation import Translations
 from loquilex.telemetry import Gauges, Telemetry
 
-__all__ = ["SessionManager"]
+if TYPE_CHECKING:
+    from loquilex.cluster import NodeInfo
+
+__all__ = ["ClusterView", "SessionManager"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class ClusterView(SessionMirror, Protocol):
+    """What the manager and the routes need of cluster mode (loquilex/cluster/_node.py)."""
+
+    node_id: str
+
+    async def view(self, session_id: str) -> ViewedSession | None: ...
+
+    async def placement(self) -> list[NodeInfo]: ...
+
+    async def nodes(self) -> list[NodeInfo]: ...
+
+    async def session_info(self, session_id: str) -> dict[str, Any] | None: ...
+
+    async def sessions(self, exclude: set[str]) -> list[dict[str, Any]]: ...
+
+    async def transcript_lines(self, session_id: str) -> list[str] | None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    async def view_stream(self, stream_id: str) -> ViewedSession | None: ...
+
+    async def reap_views(self, now: float) -> None: ...
+
 
 #: How often the reaper looks for abandoned, expired and ended sessions, and unused engines.
 REAP_INTERVAL_S = 0.5
@@ -76,6 +105,9 @@ class SessionManager:
         self._reaper: asyncio.Task[None] | None = None
         self.default_model = settings.asr.model or self.store.get_default()
         self.telemetry = Telemetry()
+        #: Cluster mode (loquilex/cluster): where sessions' events also go, and where
+        #: other nodes' sessions are found. None on a single server.
+        self.cluster: ClusterView | None = None
 
     async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
         """Run ``func(*args)`` on the manager's executor: the event loop never blocks."""
@@ -180,6 +212,7 @@ class SessionManager:
             "replay_age_s": server.replay_age_s,
             "io": self.executor,
             "telemetry": self.telemetry,
+            "mirror": self.cluster,
         }
         if config.mode == "subprocess":
             model_id = model or self.default_model
@@ -246,6 +279,43 @@ class SessionManager:
             raise SessionNotFoundError(f"no session {session_id[:64]}")
         return session
 
+    async def find(self, session_id: str) -> ViewedSession:
+        """A session to view: one of ours, or in cluster mode another node's."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            return session
+        if self.cluster is not None and is_session_id(session_id):
+            remote = await self.cluster.view(session_id)
+            if remote is not None:
+                return remote
+        raise SessionNotFoundError(f"no session {session_id[:64]}")
+
+    async def find_stream(self, stream_id: str) -> ViewedSession:
+        """The session of a stream id (RESUME_SESSION), here or on another node."""
+        try:
+            return self.by_stream(stream_id)
+        except SessionNotFoundError:
+            if self.cluster is None:
+                raise
+        remote = await self.cluster.view_stream(stream_id[:64])
+        if remote is None:
+            raise SessionNotFoundError(f"no session with stream {stream_id[:64]}")
+        return remote
+
+    async def control(self, session_id: str, key: str | None) -> Session:
+        """:meth:`controlled`; in cluster mode, another node's session is refused with
+        its owner's URL (421)."""
+        if session_id not in self._sessions and self.cluster is not None:
+            info = await self.cluster.session_info(session_id)
+            if info is not None:
+                raise MisdirectedError(
+                    f"this session runs on node {info['node_id']} at {info['node_url']}: "
+                    "control it there",
+                    owner_url=info["node_url"],
+                    node_id=info["node_id"],
+                )
+        return self.controlled(session_id, key)
+
     def controlled(self, session_id: str, key: str | None) -> Session:
         """The session, for a caller that controls it (pause, resume, finalize, delete):
         it must present the session's sender key."""
@@ -282,7 +352,16 @@ class SessionManager:
         session = self._sessions.get(session_id)
         if session is not None:
             await self.run_blocking(session.transcript.wait_written, 5.0)
-        path = await self.run_blocking(self.transcript_file, session_id)
+        try:
+            path = await self.run_blocking(self.transcript_file, session_id)
+        except SessionNotFoundError:
+            lines = None
+            if self.cluster is not None and is_session_id(session_id):
+                lines = await self.cluster.transcript_lines(session_id)
+            if lines is None:
+                raise
+            # Another node's session (also one whose node died): its finals from Redis.
+            return Transcript.from_session_lines(lines)
         transcript = await self.run_blocking(Transcript.load, path)
         names = await self.speaker_names(session_id)
         if names:
@@ -369,6 +448,8 @@ class SessionManager:
             await asyncio.sleep(REAP_INTERVAL_S)
             now = time.monotonic()
             self.reap(now)
+            if self.cluster is not None:
+                await self.cluster.reap_views(now)
             if now - trimmed >= TRIM_INTERVAL_S:
                 trimmed = now
                 await self.run_blocking(release_free_memory)

@@ -19,7 +19,7 @@ from loquilex.config import ConversationConfig
 from loquilex.conversation import Enricher, build_enricher
 from loquilex.errors import LoquiLexError, RateLimitedError, SequenceError, SessionError
 from loquilex.protocol import Envelope, EventType, SnapshotPayload
-from loquilex.session._base import SessionBase
+from loquilex.session._base import SessionBase, SessionMirror
 from loquilex.session._config import SessionConfig
 from loquilex.session._meter import SessionMeter
 from loquilex.session._pipeline import CaptionPipeline
@@ -51,6 +51,7 @@ class StreamingSession(SessionBase):
         max_backlog_s: float = 30.0,
         translations: Translations | None = None,
         telemetry: Telemetry | None = None,
+        mirror: SessionMirror | None = None,
         conversation: ConversationConfig | None = None,
     ) -> None:
         super().__init__(
@@ -61,6 +62,7 @@ class StreamingSession(SessionBase):
             replay_age_s=replay_age_s,
             io=io,
             telemetry=telemetry,
+            mirror=mirror,
         )
         self.accepts_audio = config.source == "push"
         self.max_backlog_s = max_backlog_s

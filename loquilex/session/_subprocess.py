@@ -27,7 +27,7 @@ from loquilex.protocol import (
     SnapshotPayload,
     server_event_adapter,
 )
-from loquilex.session._base import SessionBase
+from loquilex.session._base import SessionBase, SessionMirror
 from loquilex.session._config import SessionConfig
 from loquilex.session._transcript import session_dir
 from loquilex.telemetry import Telemetry
@@ -59,6 +59,7 @@ class SubprocessSession(SessionBase):
         replay_age_s: float = 300.0,
         io: Executor | None = None,
         telemetry: Telemetry | None = None,
+        mirror: SessionMirror | None = None,
     ) -> None:
         super().__init__(
             config,
@@ -68,6 +69,7 @@ class SubprocessSession(SessionBase):
             replay_age_s=replay_age_s,
             io=io,
             telemetry=telemetry,
+            mirror=mirror,
         )
         self._data_dir = data_dir
         self._model_arg = model_arg

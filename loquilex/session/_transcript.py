@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from loquilex.export import Transcript
+from loquilex.protocol import Envelope
 
 __all__ = [
     "TranscriptWriter",
@@ -26,6 +27,7 @@ __all__ = [
     "session_dir",
     "speaker_names_path",
     "transcript_path",
+    "transcript_record",
 ]
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,21 @@ def load_speaker_names(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def transcript_record(envelope: Envelope) -> dict[str, Any] | None:
+    """The transcript line an event makes: a final with text, or a final's translation."""
+    payload = envelope.payload
+    if envelope.type == "FINALIZED" and payload["segment"]["text"]:
+        return {"segment_id": envelope.segment_id or "", **payload["segment"]}
+    if envelope.type == "TRANSLATION" and payload["final"]:
+        return {
+            "kind": "translation",
+            "segment_id": payload["source_segment_id"],
+            "lang": payload["lang"],
+            "text": payload["text"],
+        }
+    return None
+
+
 class TranscriptWriter:
     """Appends and flushes each final segment, so a crash loses nothing already final.
 
@@ -83,7 +100,9 @@ class TranscriptWriter:
         self._draining = False
         self._closed = False
         self.segments = 0
-        self._write({"kind": "loquilex-session", "created": time.time(), **header})
+        #: The file's first line (cluster mode copies it to Redis with the finals).
+        self.header = {"kind": "loquilex-session", "created": time.time(), **header}
+        self._write(self.header)
 
     def _write(self, obj: dict[str, Any] | None) -> None:
         if self._closed:
@@ -126,13 +145,12 @@ class TranscriptWriter:
         if self._fh is not None and not self._fh.closed:
             self._fh.flush()
 
-    def append(self, segment_id: str, segment: dict[str, Any]) -> None:
-        self._write({"segment_id": segment_id, **segment})
-        self.segments += 1
-
-    def append_translation(self, segment_id: str, lang: str, text: str) -> None:
-        """A final segment's translation; it follows the segment's own line."""
-        self._write({"kind": "translation", "segment_id": segment_id, "lang": lang, "text": text})
+    def append(self, record: dict[str, Any]) -> None:
+        """One :func:`transcript_record`: a final segment, or a final's translation (which
+        follows the segment's own line)."""
+        self._write(record)
+        if record.get("kind") != "translation":
+            self.segments += 1
 
     def close(self) -> None:
         if not self._closed:
