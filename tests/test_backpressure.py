@@ -180,7 +180,12 @@ def test_stalled_client_loses_only_partials_and_holds_no_one_back(tmp_path: Path
                 max(len(s) for s in session.log.subscribers) if session.log.subscribers else 0
             )
             assert peak_queue <= 20 * 10
-            await asyncio.wait_for(collect(slow_ws, slow), 60)
+            try:
+                await asyncio.wait_for(collect(slow_ws, slow), 60)
+            finally:
+                # The test's own socket: closed here, not left to the collector.
+                await slow_ws.close()
+                raw.close()
             return normal, slow, normal_done
 
         normal, slow, normal_done = asyncio.run(clients())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +100,16 @@ def register(sub: Any) -> None:
     fanout.add_argument("--rate", type=float, default=200.0, help="events published per second")
     fanout.add_argument("--json", type=Path, help="write the results here")
     fanout.set_defaults(handler=run_fanout)
+
+    cluster = bsub.add_parser(
+        "cluster",
+        help="cluster mode with redis-server and real nodes: fan-out through Redis, "
+        "placement, failover (docs/scaling.md)",
+    )
+    cluster.add_argument("audio", type=Path, help="speech the fan-out session captions")
+    cluster.add_argument("--viewers", type=int, default=500, help="split over two nodes")
+    cluster.add_argument("--json", type=Path, help="write the results here")
+    cluster.set_defaults(handler=run_cluster)
 
 
 def run_synth(args: argparse.Namespace, ctx: Context) -> int:
@@ -314,6 +325,17 @@ def run_fanout(args: argparse.Namespace, ctx: Context) -> int:
     if args.subscribers < 1 or args.events < 1 or args.rate <= 0:
         raise CliError("--subscribers, --events and --rate must be positive")
     _report(run_fanout_bench(args.subscribers, args.events, args.rate), args.json)
+    return 0
+
+
+def run_cluster(args: argparse.Namespace, ctx: Context) -> int:
+    from loquilex.bench._cluster import run_cluster_bench
+
+    if args.viewers < 2:
+        raise CliError("--viewers must be at least 2 (one per node)")
+    if shutil.which("redis-server") is None:
+        raise CliError("redis-server is not installed (apt-get install redis-server)")
+    _report(run_cluster_bench(args.audio, args.viewers), args.json)
     return 0
 
 

@@ -1,0 +1,290 @@
+"""``loquilex bench cluster``: cluster mode measured with real parts on one machine.
+
+Debian's ``redis-server`` and real ``loquilex serve`` node processes, each started as a
+user would start it, and real WebSocket viewers in this process:
+
+1. **Fan-out.** One real captioning session (the recording fed at real time over
+   ``/stream`` to node A); the viewers split evenly between node A (local delivery) and
+   node B (through Redis). For every broadcast event and viewer: the time from the event's
+   creation (``ts_server``) to its arrival. Also every viewer's finals against the others',
+   Redis's CPU and memory, and each node's CPU.
+2. **Placement.** A third node joins; ``POST /sessions`` is sent to node A several times
+   and where each session landed is recorded.
+3. **Failover.** A session streams on node C with viewers on node B; node C is killed
+   (SIGKILL) after its first finals. Reported: the time from the kill to the viewers'
+   SESSION_ENDED, and finals the viewers saw that the transcript (read from node B) lacks.
+
+Viewers and nodes share the machine's cores, so latencies are an upper bound on what a
+deployment with separate client machines would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import statistics
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+import redis
+import websockets
+
+from loquilex.audio import decode_file
+from loquilex.bench._redis import RedisServer, redis_server
+from loquilex.bench._served import served
+from loquilex.cluster import ID_STRIDE
+
+__all__ = ["run_cluster_bench"]
+
+_CHUNK_S = 0.1
+_SKIP = frozenset({"SNAPSHOT", "PONG"})
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)] if ordered else 0.0
+
+
+def _summary_ms(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(_pct(values, 0.5) * 1000, 1),
+        "p95_ms": round(_pct(values, 0.95) * 1000, 1),
+        "p99_ms": round(_pct(values, 0.99) * 1000, 1),
+        "max_ms": round(max(values, default=0.0) * 1000, 1),
+        "mean_ms": round(statistics.fmean(values) * 1000, 1) if values else 0.0,
+    }
+
+
+@dataclass
+class _Node:
+    name: str
+    port: int
+    proc: Any
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@dataclass
+class _Viewer:
+    node: str
+    latencies: list[float] = field(default_factory=list)
+    finals: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    ended_at: float | None = None
+    final_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _node(stack: ExitStack, root: Path, redis_url: str, name: str) -> _Node:
+    """A node process, stopped when ``stack`` closes."""
+    env = {
+        "LX_CLUSTER__REDIS_URL": redis_url,
+        "LX_CLUSTER__NODE_ID": name,
+        "LX_CLUSTER__HEARTBEAT_S": "0.5",
+        "LX_CLUSTER__TTL_S": "3",
+        "LX_SERVER__MAX_CONNECTIONS": "2000",
+        "LX_SERVER__MAX_SESSIONS": "4",
+        "LX_LOG_LEVEL": "WARNING",
+    }
+    proc, port = stack.enter_context(served(root / name, root / f"{name}.log", env))
+    return _Node(name, port, proc)
+
+
+def _pcm(path: Path) -> bytes:
+    audio = decode_file(path)
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+async def _feed(ws: Any, pcm: bytes) -> None:
+    size = int(16000 * 2 * _CHUNK_S)
+    started = time.monotonic()
+    for index, offset in enumerate(range(0, len(pcm), size)):
+        await ws.send(pcm[offset : offset + size])
+        await asyncio.sleep(max(started + (index + 1) * _CHUNK_S - time.monotonic(), 0))
+
+
+async def _watch(url: str, viewer: _Viewer, opened: asyncio.Event | None = None) -> None:
+    async with websockets.connect(url, max_queue=None) as ws:
+        if opened is not None:
+            opened.set()
+        async for raw in ws:
+            now = time.time()
+            event = json.loads(raw)
+            kind = event["type"]
+            viewer.types.append(kind)
+            if kind in _SKIP or event["event_id"] % ID_STRIDE:
+                continue  # private: this connection's own
+            viewer.latencies.append(now - event["ts_server"] / 1000)
+            if kind == "FINALIZED" and event["payload"]["segment"]["text"]:
+                viewer.finals.append(event["payload"]["segment"]["text"])
+                viewer.final_arrived.set()
+            if kind == "SESSION_ENDED":
+                viewer.ended_at = time.monotonic()
+                return
+
+
+async def _start_stream(node: _Node) -> tuple[Any, str]:
+    ws = await websockets.connect(f"{node.ws}/stream")
+    await ws.send(json.dumps({"type": "START_SESSION", "config": {"source": "push"}}))
+    while True:
+        event = json.loads(await ws.recv())
+        if event["type"] == "SESSION_STARTED":
+            return ws, event["payload"]["session_id"]
+
+
+async def _until_known(node: _Node, session_id: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            if (await client.get(f"{node.url}/sessions/{session_id}")).status_code == 200:
+                return
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"node {node.name} never learned of session {session_id}")
+
+
+async def _fanout(a: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, Any]:
+    sender, session_id = await _start_stream(a)
+    await _until_known(b, session_id)
+    watchers = [_Viewer("a" if i % 2 == 0 else "b") for i in range(viewers)]
+    tasks = []
+    for index, viewer in enumerate(watchers):
+        node = a if viewer.node == "a" else b
+        opened = asyncio.Event()
+        tasks.append(asyncio.create_task(_watch(f"{node.ws}/ws/{session_id}", viewer, opened)))
+        await opened.wait()
+        if index % 50 == 49:
+            await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await _feed(sender, pcm)
+    await sender.send(json.dumps({"type": "END_SESSION"}))
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    await sender.close()
+    elapsed = time.monotonic() - started
+    reference = watchers[0].finals
+    return {
+        "session_id": session_id,
+        "elapsed_s": round(elapsed, 1),
+        "deliveries": sum(len(v.latencies) for v in watchers),
+        "events_per_viewer": len(watchers[0].latencies),
+        "finals_per_viewer": len(reference),
+        "viewers_missing_finals": sum(1 for v in watchers if v.finals != reference),
+        "buffer_overflows": sum(v.types.count("ERROR") for v in watchers),
+        "local_node_a": _summary_ms([x for v in watchers if v.node == "a" for x in v.latencies]),
+        "through_redis_node_b": _summary_ms(
+            [x for v in watchers if v.node == "b" for x in v.latencies]
+        ),
+    }
+
+
+async def _placement(a: _Node, sessions: int) -> list[str]:
+    placed = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        for _ in range(sessions):
+            created = (await client.post(f"{a.url}/sessions", json={"source": "push"})).json()
+            placed.append(created.get("node_id", "?"))
+            await asyncio.sleep(0.6)  # one heartbeat: the registry shows the new load
+    return placed
+
+
+async def _failover(c: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, Any]:
+    sender, session_id = await _start_stream(c)
+    await _until_known(b, session_id)
+    watchers = [_Viewer("b") for _ in range(viewers)]
+    tasks = [asyncio.create_task(_watch(f"{b.ws}/ws/{session_id}", v)) for v in watchers]
+    feeding = asyncio.create_task(_feed(sender, pcm))
+    first = watchers[0]
+    while len(first.finals) < 3:
+        first.final_arrived.clear()
+        await asyncio.wait_for(first.final_arrived.wait(), 60)
+    await asyncio.sleep(1.0)  # mid-sentence, likely
+    c.proc.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    feeding.cancel()
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{b.url}/sessions/{session_id}/transcript")
+    kept = [s["text"] for s in response.json()["segments"]]
+    seen = max((v.finals for v in watchers), key=len)
+    return {
+        "finals_seen_before_kill": len(seen),
+        "finals_in_transcript": len(kept),
+        "lost_finals": sum(1 for text in seen if text not in kept),
+        "kill_to_session_ended_s": _summary_ms(
+            [v.ended_at - killed for v in watchers if v.ended_at is not None]
+        ),
+        "viewers_told": sum(1 for v in watchers if v.types[-2:] == ["ERROR", "SESSION_ENDED"]),
+        "viewers": viewers,
+    }
+
+
+def _redis_memory(url: str, session_id: str) -> dict[str, int]:
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("memory")
+        events = client.memory_usage(f"lx:s:{session_id}:events") or 0
+        finals = client.memory_usage(f"lx:s:{session_id}:finals") or 0
+        return {
+            "used_memory_bytes": int(info["used_memory"]),
+            "events_stream_bytes": int(events),
+            "events_stream_entries": int(client.xlen(f"lx:s:{session_id}:events")),
+            "finals_stream_bytes": int(finals),
+            "finals_stream_entries": int(client.xlen(f"lx:s:{session_id}:finals")),
+        }
+    finally:
+        client.close()
+
+
+def run_cluster_bench(
+    audio: Path, viewers: int = 500, failover_viewers: int = 20
+) -> dict[str, Any]:
+    pcm = _pcm(audio)
+    with tempfile.TemporaryDirectory(prefix="lx-cluster-bench-") as tmp, ExitStack() as stack:
+        root = Path(tmp)
+        store: RedisServer = stack.enter_context(redis_server(root / "redis.log"))
+        assert store.proc is not None
+        redis_proc = psutil.Process(store.proc.pid)
+        a = _node(stack, root, store.url, "node-a")
+        b = _node(stack, root, store.url, "node-b")
+        procs = {
+            "redis": redis_proc,
+            "node_a": psutil.Process(a.proc.pid),
+            "node_b": psutil.Process(b.proc.pid),
+            "viewers": psutil.Process(),
+        }
+        before = {k: sum(p.cpu_times()[:2]) for k, p in procs.items()}
+        wall = time.monotonic()
+        fanout = asyncio.run(_fanout(a, b, pcm, viewers))
+        wall = time.monotonic() - wall
+        cpu = {
+            f"{k}_cpu_percent_of_one_core": round(
+                100 * (sum(p.cpu_times()[:2]) - before[k]) / wall, 1
+            )
+            for k, p in procs.items()
+        }
+        memory = _redis_memory(store.url, fanout["session_id"])
+        c = _node(stack, root, store.url, "node-c")
+        time.sleep(1.0)
+        placed = asyncio.run(_placement(a, 6))
+        failover = asyncio.run(_failover(c, b, pcm, failover_viewers))
+    return {
+        "audio": str(audio),
+        "audio_s": round(len(pcm) / 32000, 1),
+        "viewers": viewers,
+        "fanout": fanout,
+        "cpu": cpu,
+        "redis_memory": memory,
+        "placement_of_6_posts_to_node_a": placed,
+        "failover": failover,
+    }
