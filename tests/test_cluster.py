@@ -38,7 +38,17 @@ from tests.server_harness import (
 )
 
 TTL_S = 3.0
+#: The nodes require this token, also from each other (placement forwards with it).
+TOKEN = "cluster-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+#: Redis's password: in the nodes' settings only, never in their logs.
+REDIS_PASSWORD = "redis-s3cret-pw"
 _BROADCAST = ("PARTIAL", "FINALIZED", "STATUS", "SESSION_STARTED", "SESSION_ENDED", "ERROR")
+
+
+def _connect(url: str) -> Any:
+    """A WebSocket client with the cluster's token."""
+    return websockets.connect(url, additional_headers=AUTH)
 
 
 def _node_env(redis: RedisServer, name: str) -> dict[str, str]:
@@ -48,12 +58,14 @@ def _node_env(redis: RedisServer, name: str) -> dict[str, str]:
         "LX_CLUSTER__HEARTBEAT_S": "0.5",
         "LX_CLUSTER__TTL_S": str(TTL_S),
         "LX_SERVER__MAX_SESSIONS": "4",
+        "LX_SERVER__AUTH_TOKEN": TOKEN,
     }
 
 
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with redis_server(tmp_path_factory.mktemp("redis") / "redis.log") as server:
+    log = tmp_path_factory.mktemp("redis") / "redis.log"
+    with redis_server(log, password=REDIS_PASSWORD) as server:
         yield server
 
 
@@ -78,7 +90,7 @@ def audio(speech: Speech) -> bytes:
 def _wait_for_nodes(server: Server, names: set[str], within_s: float = 10) -> list[dict[str, Any]]:
     deadline = time.monotonic() + within_s
     while True:
-        rows = httpx.get(f"{server.url}/cluster/nodes", timeout=5).json()
+        rows = httpx.get(f"{server.url}/cluster/nodes", headers=AUTH, timeout=5).json()
         if {r["id"] for r in rows} == names:
             return list(rows)
         assert time.monotonic() < deadline, rows
@@ -88,7 +100,7 @@ def _wait_for_nodes(server: Server, names: set[str], within_s: float = 10) -> li
 def _wait_until_known(server: Server, session_id: str, within_s: float = 5) -> None:
     """Until the session's node has published it (its first events are on their way)."""
     deadline = time.monotonic() + within_s
-    while httpx.get(f"{server.url}/sessions/{session_id}").status_code != 200:
+    while httpx.get(f"{server.url}/sessions/{session_id}", headers=AUTH).status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
@@ -146,22 +158,24 @@ def test_viewers_on_either_node_see_one_stream_and_resume_across_nodes(
     resumes on node B and gets exactly what it missed; a sender on the wrong node is told
     where the session runs; after the end, node B serves the transcript and the list."""
     a, b = nodes
-    created = httpx.post(f"{a.url}/sessions", json={"source": "push"}, timeout=30).json()
+    created = httpx.post(
+        f"{a.url}/sessions", json={"source": "push"}, headers=AUTH, timeout=30
+    ).json()
     assert created["node_id"] == "node-a" and created["node_url"] == a.url
     sid, stream_id = created["session_id"], created["stream_id"]
 
     async def run() -> dict[str, Any]:
         got = {k: Received() for k in ("a", "b", "first_half", "resumed", "wrong")}
         async with (
-            websockets.connect(sender_url(a, created)) as sender,
-            websockets.connect(f"{a.ws}/ws/{sid}") as on_a,
-            websockets.connect(f"{b.ws}/ws/{sid}") as on_b,
+            _connect(sender_url(a, created)) as sender,
+            _connect(f"{a.ws}/ws/{sid}") as on_a,
+            _connect(f"{b.ws}/ws/{sid}") as on_b,
         ):
             tasks = [
                 asyncio.create_task(collect(on_a, got["a"])),
                 asyncio.create_task(collect(on_b, got["b"])),
             ]
-            dropper = await websockets.connect(f"{a.ws}/ws/{sid}")
+            dropper = await _connect(f"{a.ws}/ws/{sid}")
             dropping = asyncio.create_task(collect(dropper, got["first_half"], until=None))
             half = len(audio) // 2
             half -= half % 2
@@ -171,8 +185,8 @@ def test_viewers_on_either_node_see_one_stream_and_resume_across_nodes(
             last_id = got["first_half"].events[-1]["event_id"]
             seq = await send_realtime(sender, audio[half : half + 64000], start_seq=seq, speed=1.5)
             async with (
-                websockets.connect(f"{b.ws}/ws/{sid}") as again,
-                websockets.connect(sender_url(b, created)) as wrong,
+                _connect(f"{b.ws}/ws/{sid}") as again,
+                _connect(sender_url(b, created)) as wrong,
             ):
                 await again.send(_resume(stream_id, last_id))
                 tasks.append(asyncio.create_task(collect(again, got["resumed"])))
@@ -206,33 +220,43 @@ def test_viewers_on_either_node_see_one_stream_and_resume_across_nodes(
     assert a.url in refusals[0]["payload"]["message"]
 
     # Any node lists the session and serves its transcript (from Redis on node B).
-    listed = {s["session_id"]: s for s in httpx.get(f"{b.url}/sessions").json()}
+    listed = {s["session_id"]: s for s in httpx.get(f"{b.url}/sessions", headers=AUTH).json()}
     assert listed[sid]["node_id"] == "node-a" and listed[sid]["state"] == "ended"
-    from_b = httpx.get(f"{b.url}/sessions/{sid}/transcript", params={"format": "txt"})
-    from_a = httpx.get(f"{a.url}/sessions/{sid}/transcript", params={"format": "txt"})
+    txt = {"format": "txt"}
+    from_b = httpx.get(f"{b.url}/sessions/{sid}/transcript", params=txt, headers=AUTH)
+    from_a = httpx.get(f"{a.url}/sessions/{sid}/transcript", params=txt, headers=AUTH)
     assert from_b.status_code == from_a.status_code == 200
     assert from_b.text == from_a.text and from_b.text.strip()
-    assert httpx.get(f"{b.url}/sessions/{sid}").json()["node_url"] == a.url
+    assert httpx.get(f"{b.url}/sessions/{sid}", headers=AUTH).json()["node_url"] == a.url
+    # Speaker names live beside the transcript on the owner: asked elsewhere, 421 says where.
+    names = httpx.get(f"{b.url}/sessions/{sid}/speakers", headers=AUTH)
+    assert names.status_code == 421 and names.json()["owner_url"] == a.url
 
 
 @pytest.mark.model
 def test_rest_sessions_are_placed_on_the_least_loaded_node(nodes: tuple[Server, Server]) -> None:
     a, b = nodes
-    first = httpx.post(f"{a.url}/sessions", json={"source": "push"}, timeout=30).json()
+    first = httpx.post(
+        f"{a.url}/sessions", json={"source": "push"}, headers=AUTH, timeout=30
+    ).json()
     time.sleep(1.2)  # node A's next heartbeat reports its new load
-    second = httpx.post(f"{a.url}/sessions", json={"source": "push"}, timeout=30).json()
+    second = httpx.post(
+        f"{a.url}/sessions", json={"source": "push"}, headers=AUTH, timeout=30
+    ).json()
     placed = {first["node_id"], second["node_id"]}
     assert placed == {"node-a", "node-b"}, (first, second)
     on_b = second if second["node_id"] == "node-b" else first
     assert on_b["node_url"] == b.url
     # It really runs on node B: B answers for it with its live stats.
-    assert "stats" in httpx.get(f"{b.url}/sessions/{on_b['session_id']}").json()
+    assert "stats" in httpx.get(f"{b.url}/sessions/{on_b['session_id']}", headers=AUTH).json()
     # Control on the wrong node: 421 with the owner's URL; on the owner: done.
-    wrong = httpx.delete(f"{a.url}/sessions/{on_b['session_id']}", headers=controls(on_b))
+    wrong = httpx.delete(f"{a.url}/sessions/{on_b['session_id']}", headers=controls(on_b) | AUTH)
     assert wrong.status_code == 421 and wrong.json()["owner_url"] == b.url
     for created in (first, second):
         owner = created["node_url"]
-        done = httpx.delete(f"{owner}/sessions/{created['session_id']}", headers=controls(created))
+        done = httpx.delete(
+            f"{owner}/sessions/{created['session_id']}", headers=controls(created) | AUTH
+        )
         assert done.status_code == 200, done.text
 
 
@@ -252,13 +276,13 @@ def test_a_killed_node_ends_its_sessions_for_viewers_elsewhere_and_keeps_finals(
 
         async def run() -> tuple[Received, float]:
             watched = Received()
-            async with websockets.connect(f"{c.ws}/stream") as sender:
+            async with _connect(f"{c.ws}/stream") as sender:
                 await sender.send(json.dumps({"type": "START_SESSION", "config": {}}))
                 started = json.loads(await sender.recv())
                 assert started["type"] == "SESSION_STARTED"
                 sid = started["payload"]["session_id"]
                 _wait_until_known(b, sid)
-                async with websockets.connect(f"{b.ws}/ws/{sid}") as viewer:
+                async with _connect(f"{b.ws}/ws/{sid}") as viewer:
                     watching = asyncio.create_task(collect(viewer, watched))
                     feeding = asyncio.create_task(send_realtime(sender, audio, speed=1.5))
                     await watched.wait_for("FINALIZED", within_s=30)
@@ -281,12 +305,18 @@ def test_a_killed_node_ends_its_sessions_for_viewers_elsewhere_and_keeps_finals(
         if e["type"] == "FINALIZED" and e["payload"]["segment"]["text"]
     ]
     assert finals
-    listed = [s for s in httpx.get(f"{b.url}/sessions").json() if s.get("node_id") == "node-c"]
+    listed = [
+        s
+        for s in httpx.get(f"{b.url}/sessions", headers=AUTH).json()
+        if s.get("node_id") == "node-c"
+    ]
     assert len(listed) == 1 and listed[0]["state"] == "error"
-    transcript = httpx.get(f"{b.url}/sessions/{listed[0]['session_id']}/transcript").json()
+    transcript = httpx.get(
+        f"{b.url}/sessions/{listed[0]['session_id']}/transcript", headers=AUTH
+    ).json()
     kept = [s["text"] for s in transcript["segments"]]
     assert kept[: len(finals)] == finals, (kept, finals)
-    nodes_now = {r["id"] for r in httpx.get(f"{b.url}/cluster/nodes").json()}
+    nodes_now = {r["id"] for r in httpx.get(f"{b.url}/cluster/nodes", headers=AUTH).json()}
     assert nodes_now == {"node-a", "node-b"}
 
 
@@ -297,16 +327,16 @@ def test_nodes_survive_a_redis_restart_and_register_again(
     a, b = nodes
     redis.stop()
     deadline = time.monotonic() + 10
-    while httpx.get(f"{a.url}/healthz").json()["cluster"]["redis"] != "unreachable":
+    while httpx.get(f"{a.url}/healthz", headers=AUTH).json()["cluster"]["redis"] != "unreachable":
         assert time.monotonic() < deadline
         time.sleep(0.2)
     # Still serving: health, and a session of its own, while Redis is away.
-    created = httpx.post(f"{a.url}/sessions", json={"source": "push"}, timeout=30)
+    created = httpx.post(f"{a.url}/sessions", json={"source": "push"}, headers=AUTH, timeout=30)
     assert created.status_code == 201, created.text
     assert created.json()["node_id"] == "node-a"
     redis.start()
     deadline = time.monotonic() + 10
-    while httpx.get(f"{a.url}/healthz").json()["cluster"]["redis"] != "ok":
+    while httpx.get(f"{a.url}/healthz", headers=AUTH).json()["cluster"]["redis"] != "ok":
         assert time.monotonic() < deadline
         time.sleep(0.2)
     _wait_for_nodes(b, {"node-a", "node-b"})
@@ -314,9 +344,10 @@ def test_nodes_survive_a_redis_restart_and_register_again(
     # The session started while Redis was away reached it once Redis was back.
     session_id = created.json()["session_id"]
     _wait_until_known(b, session_id)
-    gone = httpx.delete(f"{a.url}/sessions/{session_id}", headers=controls(created.json()))
+    gone = httpx.delete(f"{a.url}/sessions/{session_id}", headers=controls(created.json()) | AUTH)
     assert gone.status_code == 200
     for log in (a.log, b.log):
         text = log.read_text()
         assert "unreachable" in text and "reachable; node" in text
         assert "Traceback" not in text
+        assert REDIS_PASSWORD not in text  # the URL is logged without its credentials

@@ -21,11 +21,13 @@ __all__ = ["RedisServer", "redis_server"]
 class RedisServer:
     port: int
     log: Path
+    password: str | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         """Start (or start again, on the same port): in memory only, like a fresh Redis."""
@@ -34,9 +36,11 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (scripts/install-system-deps.sh)")
         command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         command += ["--appendonly", "no", "--protected-mode", "yes"]
+        if self.password:
+            command += ["--requirepass", self.password]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=1)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -57,8 +61,8 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(log: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), log)
+def redis_server(log: Path, password: str | None = None) -> Iterator[RedisServer]:
+    server = RedisServer(free_port(), log, password)
     server.start()
     try:
         yield server

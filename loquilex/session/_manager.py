@@ -305,16 +305,21 @@ class SessionManager:
     async def control(self, session_id: str, key: str | None) -> Session:
         """:meth:`controlled`; in cluster mode, another node's session is refused with
         its owner's URL (421)."""
-        if session_id not in self._sessions and self.cluster is not None:
-            info = await self.cluster.session_info(session_id)
-            if info is not None:
-                raise MisdirectedError(
-                    f"this session runs on node {info['node_id']} at {info['node_url']}: "
-                    "control it there",
-                    owner_url=info["node_url"],
-                    node_id=info["node_id"],
-                )
+        await self._refuse_elsewhere(session_id)
         return self.controlled(session_id, key)
+
+    async def _refuse_elsewhere(self, session_id: str) -> None:
+        """MisdirectedError if another node of the cluster runs (or ran) the session."""
+        if session_id in self._sessions or self.cluster is None:
+            return
+        info = await self.cluster.session_info(session_id)
+        if info is not None and info["node_id"] != self.cluster.node_id:
+            raise MisdirectedError(
+                f"this session runs on node {info['node_id']} at {info['node_url']}: "
+                "ask that node",
+                owner_url=info["node_url"],
+                node_id=info["node_id"],
+            )
 
     def controlled(self, session_id: str, key: str | None) -> Session:
         """The session, for a caller that controls it (pause, resume, finalize, delete):
@@ -370,8 +375,13 @@ class SessionManager:
         return transcript
 
     async def speaker_names(self, session_id: str) -> dict[str, str]:
-        """The names people gave the session's speakers (empty until someone does)."""
-        self.transcript_file(session_id)  # a known session, or SessionNotFoundError
+        """The names people gave the session's speakers (empty until someone does); they
+        live beside the transcript on the session's own node."""
+        try:
+            self.transcript_file(session_id)  # a known session, or SessionNotFoundError
+        except SessionNotFoundError:
+            await self._refuse_elsewhere(session_id)
+            raise
         path = speaker_names_path(self.settings.data_dir, session_id)
         return await self.run_blocking(load_speaker_names, path)
 
@@ -383,7 +393,11 @@ class SessionManager:
         if session_id in self._sessions:
             self.controlled(session_id, key)
         else:
-            self.transcript_file(session_id)
+            try:
+                self.transcript_file(session_id)
+            except SessionNotFoundError:
+                await self._refuse_elsewhere(session_id)
+                raise
             raise NotSenderError("an ended session's speakers can no longer be renamed here")
         merged = {**await self.speaker_names(session_id), **names}
         merged = {k: v for k, v in merged.items() if v}
