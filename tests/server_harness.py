@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,23 +18,13 @@ import numpy as np
 import numpy.typing as npt
 import websockets
 
-from loquilex.bench._served import served
+from loquilex.bench._served import Served, served
 
 
 @dataclass
-class Server:
-    port: int
+class Server(Served):
     data_dir: Path
-    proc: subprocess.Popen[bytes]
     log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
@@ -48,7 +37,7 @@ def run_server(
     """Start the server; ``media_dir`` is where REST file sessions may read from."""
     media = {"LX_SERVER__MEDIA_DIR": str(media_dir)} if media_dir is not None else {}
     with served(data_dir, log, {**media, **env}) as (proc, port):
-        yield Server(port, data_dir, proc, log)
+        yield Server(port=port, proc=proc, data_dir=data_dir, log=log)
 
 
 def pcm16(audio: npt.NDArray[np.float32]) -> bytes:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import statistics
 import tempfile
@@ -39,13 +40,17 @@ import websockets
 
 from loquilex.audio import decode_file
 from loquilex.bench._redis import RedisServer, redis_server
-from loquilex.bench._served import served
+from loquilex.bench._served import Served, served
 from loquilex.cluster import ID_STRIDE
 
 __all__ = ["run_cluster_bench"]
 
 _CHUNK_S = 0.1
 _SKIP = frozenset({"SNAPSHOT", "PONG"})
+#: The start of every envelope as the server writes it (fields in their declared order).
+_HEAD = re.compile(
+    r'\{"event_id":(\d+),"stream_id":"[^"]*","segment_id":[^,]*,"type":"(\w+)","ts_server":(\d+)'
+)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -64,18 +69,8 @@ def _summary_ms(values: list[float]) -> dict[str, float]:
 
 
 @dataclass
-class _Node:
+class _Node(Served):
     name: str
-    port: int
-    proc: Any
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
 
 @dataclass
@@ -100,7 +95,7 @@ def _node(stack: ExitStack, root: Path, redis_url: str, name: str) -> _Node:
         "LX_LOG_LEVEL": "WARNING",
     }
     proc, port = stack.enter_context(served(root / name, root / f"{name}.log", env))
-    return _Node(name, port, proc)
+    return _Node(port=port, proc=proc, name=name)
 
 
 def _pcm(path: Path) -> bytes:
@@ -122,22 +117,30 @@ async def _watch(url: str, viewer: _Viewer, opened: asyncio.Event | None = None)
             opened.set()
         async for raw in ws:
             now = time.time()
-            event = json.loads(raw)
-            kind = event["type"]
+            # The envelope's head only (the payload is parsed for finals alone): one
+            # process reads every viewer's copy, and its own time is part of what is measured.
+            head = _HEAD.match(raw if isinstance(raw, str) else raw.decode())
+            if head is None:
+                raise ValueError(f"not an envelope: {raw[:120]!r}")
+            event_id, kind, ts_server = int(head[1]), head[2], int(head[3])
             viewer.types.append(kind)
-            if kind in _SKIP or event["event_id"] % ID_STRIDE:
+            if kind in _SKIP or event_id % ID_STRIDE:
                 continue  # private: this connection's own
-            viewer.latencies.append(now - event["ts_server"] / 1000)
-            if kind == "FINALIZED" and event["payload"]["segment"]["text"]:
-                viewer.finals.append(event["payload"]["segment"]["text"])
-                viewer.final_arrived.set()
+            viewer.latencies.append(now - ts_server / 1000)
+            if kind == "FINALIZED":
+                text = json.loads(raw)["payload"]["segment"]["text"]
+                if text:
+                    viewer.finals.append(text)
+                    viewer.final_arrived.set()
             if kind == "SESSION_ENDED":
                 viewer.ended_at = time.monotonic()
                 return
 
 
 async def _start_stream(node: _Node) -> tuple[Any, str]:
-    ws = await websockets.connect(f"{node.ws}/stream")
+    # Unbounded: the sender reads nothing after SESSION_STARTED, and a full receive queue
+    # would stop the client from answering the server's pings.
+    ws = await websockets.connect(f"{node.ws}/stream", max_queue=None)
     await ws.send(json.dumps({"type": "START_SESSION", "config": {"source": "push"}}))
     while True:
         event = json.loads(await ws.recv())
@@ -168,6 +171,8 @@ async def _fanout(a: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, Any
             await asyncio.sleep(0.05)
     started = time.monotonic()
     await _feed(sender, pcm)
+    async with httpx.AsyncClient() as client:
+        view = (await client.get(f"{b.url}/sessions/{session_id}/metrics")).json()
     await sender.send(json.dumps({"type": "END_SESSION"}))
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
     await sender.close()
@@ -182,6 +187,7 @@ async def _fanout(a: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, Any
         "viewers_missing_finals": sum(1 for v in watchers if v.finals != reference),
         "buffer_overflows": sum(v.types.count("ERROR") for v in watchers),
         "local_node_a": _summary_ms([x for v in watchers if v.node == "a" for x in v.latencies]),
+        "owner_to_node_b_ms": view.get("arrival_delay_ms", {}),
         "through_redis_node_b": _summary_ms(
             [x for v in watchers if v.node == "b" for x in v.latencies]
         ),

@@ -12,11 +12,28 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "served"]
+__all__ = ["Served", "free_port", "served"]
+
+
+@dataclass
+class Served:
+    """A running ``loquilex serve``: its port and process, and where clients reach it."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
 
 
 def free_port() -> int:

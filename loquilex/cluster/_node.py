@@ -26,16 +26,17 @@ import json
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from loquilex import __version__
 from loquilex.cluster import _keys as keys
+from loquilex.cluster._io import Op, Publisher, StreamReader
 from loquilex.cluster._view import RemoteSession
 from loquilex.config import Settings
 from loquilex.protocol import Envelope, ErrorPayload, SessionEndedPayload
@@ -45,11 +46,6 @@ __all__ = ["ClusterNode", "NodeInfo"]
 
 logger = logging.getLogger(__name__)
 
-#: Events waiting for Redis beyond this many: PARTIALs and other droppable ones are given
-#: up first (finals never are).
-_MAX_PENDING = 50_000
-#: Operations per pipelined batch.
-_BATCH = 500
 #: A session's event stream is kept this long after it ended (its finals stay).
 _ENDED_STREAM_S = 3600
 #: A remote session nobody here has viewed for this long is no longer followed.
@@ -80,15 +76,6 @@ class NodeInfo:
         return self.sessions < self.capacity
 
 
-@dataclass(slots=True)
-class _Op:
-    """Commands for one pipelined batch; ``droppable`` ones may be given up while Redis is
-    away and the backlog is long."""
-
-    add: Callable[[Any], None]
-    droppable: bool = False
-
-
 class ClusterNode:
     """The node's Redis side: registry, publisher, reaper of dead nodes, remote views."""
 
@@ -110,6 +97,12 @@ class ClusterNode:
         self.redis: Any = redis or Redis.from_url(
             url, decode_responses=True, socket_timeout=10, socket_connect_timeout=2
         )
+        # The hot paths run on threads with a blocking client (loquilex/cluster/_io.py).
+        self._blocking = SyncRedis.from_url(
+            url, decode_responses=True, socket_timeout=10, socket_connect_timeout=2
+        )
+        self._publisher = Publisher(self._blocking, lambda exc: self._set_redis(False, exc))
+        self._reader: StreamReader | None = None
         self.node_id = cluster.node_id or f"node-{secrets.token_hex(4)}"
         self.url = node_url.rstrip("/")
         self.capacity = cluster.capacity or settings.server.max_sessions
@@ -119,13 +112,10 @@ class ClusterNode:
         self.started = time.time()
         self.redis_ok = False
         self._local_sessions = local_sessions
-        self._ops: deque[_Op] = deque()
-        self._wake = asyncio.Event()
         self._registered: set[str] = set()
         self._views: dict[str, RemoteSession] = {}
         self._view_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
-        self.dropped_while_away = 0
         self.reaped_nodes: list[str] = []
 
     @property
@@ -144,18 +134,21 @@ class ClusterNode:
             "cluster mode: node %s at %s, Redis %s", self.node_id, self.url, self.redis_display
         )
         await self._beat()
+        self._publisher.start()
+        self._reader = StreamReader(self._blocking, asyncio.get_running_loop())
+        self._reader.start()
         self._tasks = [
             asyncio.create_task(self._heartbeat_forever(), name="cluster-heartbeat"),
-            asyncio.create_task(self._publish_forever(), name="cluster-publisher"),
         ]
 
     async def close(self, flush_s: float = 3.0) -> None:
         """Leave: what is still queued goes out (within ``flush_s``), then the node's
         registry entry and slot are removed, so nobody mistakes the leave for a death."""
-        deadline = time.monotonic() + flush_s
-        while self._ops and self.redis_ok and time.monotonic() < deadline:
-            self._wake.set()
-            await asyncio.sleep(0.02)
+        if self.redis_ok:
+            await asyncio.to_thread(self._publisher.flush, flush_s)
+        await asyncio.to_thread(self._publisher.stop)
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.stop)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -170,6 +163,7 @@ class ClusterNode:
                     pipe.delete(keys.slot(self.slot))
                 await pipe.execute()
         await self.redis.aclose()
+        self._blocking.close()
 
     def status(self) -> dict[str, Any]:
         """For ``/healthz``."""
@@ -177,7 +171,8 @@ class ClusterNode:
             "node_id": self.node_id,
             "node_url": self.url,
             "redis": "ok" if self.redis_ok else "unreachable",
-            "pending_writes": len(self._ops),
+            "pending_writes": len(self._publisher),
+            "writes_given_up": self._publisher.dropped,
             "viewed_remote_sessions": len(self._views),
         }
 
@@ -222,7 +217,6 @@ class ClusterNode:
             logger.info(
                 "cluster: Redis %s reachable; node %s registered", self.redis_display, self.node_id
             )
-            self._wake.set()
         elif not ok and self.redis_ok:
             logger.error(
                 "cluster: Redis %s unreachable (%s); sessions go on here, events wait",
@@ -339,16 +333,9 @@ class ClusterNode:
         """Queue a broadcast event of a local session for its Redis stream (never blocks)."""
         if session.id not in self._registered:
             self._registered.add(session.id)
-            self._push(_Op(self._register_op(session)))
-        self._push(_Op(self._event_op(session, envelope), droppable=envelope.type in _DROPPABLE))
-
-    def _push(self, op: _Op) -> None:
-        self._ops.append(op)
-        if len(self._ops) > _MAX_PENDING:
-            kept = deque(o for o in self._ops if not o.droppable)
-            self.dropped_while_away += len(self._ops) - len(kept)
-            self._ops = kept
-        self._wake.set()
+            self._publisher.push(Op(self._register_op(session)))
+        droppable = envelope.type in _DROPPABLE
+        self._publisher.push(Op(self._event_op(session, envelope), droppable=droppable))
 
     def _register_op(self, session: SessionBase) -> Callable[[Any], None]:
         fields = {
@@ -394,37 +381,6 @@ class ClusterNode:
 
         return add
 
-    async def _publish_forever(self) -> None:
-        backoff = 0.1
-        while True:
-            if not self._ops:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch = [self._ops[i] for i in range(min(_BATCH, len(self._ops)))]
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for op in batch:
-                        op.add(pipe)
-                    results = await pipe.execute(raise_on_error=False)
-            except (RedisError, OSError) as exc:
-                if not isinstance(exc, ResponseError):
-                    self._set_redis(False, exc)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 2.0)
-                    continue
-                results = [exc]
-            backoff = 0.1
-            for result in results:
-                if isinstance(result, ResponseError) and "equal or smaller" not in str(result):
-                    logger.warning("cluster: Redis refused a write: %s", result)
-            for op in batch:  # the queue may have been thinned meanwhile: by identity
-                if self._ops and self._ops[0] is op:
-                    self._ops.popleft()
-                else:
-                    with contextlib.suppress(ValueError):
-                        self._ops.remove(op)
-
     # -- other nodes' sessions ----------------------------------------------------------------
     async def view(self, session_id: str) -> RemoteSession | None:
         """Another node's session, followed here while someone views it; None if unknown."""
@@ -439,8 +395,10 @@ class ClusterNode:
                 if not meta or meta.get("node_id") == self.node_id:
                     return None
                 server = self.settings.server
+                assert self._reader is not None, "start() first"
                 view = RemoteSession(
                     self.redis,
+                    self._reader,
                     session_id,
                     meta,
                     slot=lambda: max(self.slot, 0),

@@ -1,7 +1,8 @@
 """A session that runs on another node, as this node's viewers see it.
 
-One reader per session per node follows the session's Redis stream (``XREAD BLOCK`` from
-the last entry it has) and publishes each event into a local :class:`EventLog`. Every
+The node's one stream reader (loquilex/cluster/_io.py) follows the session's Redis stream
+(``XREAD BLOCK`` from the last entry it has) and each event is published into a local
+:class:`EventLog`. Every
 viewer here subscribes to that log, exactly as to a local session's: per-connection queues
 and backpressure stay on the node that serves the connection, replay and RESUME_GAP come
 from the same code, and Redis carries each event once per node, not once per viewer.
@@ -12,7 +13,6 @@ whatever Redis trimmed before that is a gap for a resume that asks for it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from loquilex.cluster import _keys as keys
+from loquilex.cluster._io import StreamReader
 from loquilex.errors import MisdirectedError
 from loquilex.protocol import Envelope, EventEmitter, SnapshotPayload
 from loquilex.session import EventLog, SessionConfig
@@ -35,10 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: Recent finals and closed turns a SNAPSHOT carries, as on the owner.
 _RECENT = 50
-#: How long one XREAD waits for new entries before it asks again.
-_BLOCK_MS = 2000
-#: Pause before reading again after Redis failed.
-_RETRY_S = 0.5
 
 
 class RemoteEmitter(EventEmitter):
@@ -79,6 +76,7 @@ class RemoteSession:
     def __init__(
         self,
         redis: Any,
+        reader: StreamReader,
         session_id: str,
         meta: dict[str, str],
         *,
@@ -87,6 +85,7 @@ class RemoteSession:
         replay_age_s: float,
     ) -> None:
         self._redis: Any = redis  # redis.asyncio.Redis, replies decoded to str
+        self._stream_reader = reader
         self.id = session_id
         self.kind: Literal["streaming", "subprocess"] = (
             "subprocess" if meta.get("kind") == "subprocess" else "streaming"
@@ -109,7 +108,9 @@ class RemoteSession:
         self._translations: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._turns: deque[dict[str, Any]] = deque(maxlen=_RECENT)
         self._cursor = "0-0"
-        self._reader: asyncio.Task[None] | None = None
+        self._following = False
+        #: Seconds from each live event's creation on its owner to its arrival here.
+        self._delays: deque[float] = deque(maxlen=1000)
 
     @property
     def stream_id(self) -> str:
@@ -129,38 +130,31 @@ class RemoteSession:
         deleted = str(info.get("max-deleted-entry-id", "0-0"))
         self.log.mark_trimmed(keys.event_id_of(deleted))
         entries = await self._redis.xrange(key, min="-", max="+")
-        for entry_id, fields in entries:
-            self._apply(entry_id, fields)
-        self._reader = asyncio.create_task(self._follow(), name=f"view-{self.id}")
+        self._deliver(entries)
+        self._following = True
+        if not self.ended:
+            self._stream_reader.follow(key, self._cursor, self._deliver)
 
-    async def _follow(self) -> None:
-        key = keys.events(self.id)
-        failing = False
-        while not self.ended:
-            try:
-                batches = await self._redis.xread({key: self._cursor}, block=_BLOCK_MS)
-            except RedisError as exc:
-                if not failing:
-                    logger.warning("session %s: cannot read its stream (%s)", self.id, exc)
-                failing = True
-                await asyncio.sleep(_RETRY_S)
-                continue
-            if failing:
-                logger.info("session %s: reading its stream again", self.id)
-                failing = False
-            for _, entries in batches:
-                for entry_id, fields in entries:
-                    self._apply(entry_id, fields)
+    def _deliver(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """Entries in stream order (on the event loop); the stream is left at its end."""
+        for entry_id, fields in entries:
+            if self.ended:
+                break
+            self._apply(entry_id, fields)
+        if self.ended and self._following:
+            self._stream_reader.unfollow(keys.events(self.id))
 
     def _apply(self, entry_id: str, fields: dict[str, str]) -> None:
         self._cursor = entry_id
         try:
-            envelope = Envelope.model_validate_json(fields["e"])
+            envelope = Envelope.from_json(fields["e"])
         except (KeyError, ValidationError):
             logger.warning("session %s: skipping an unreadable entry %s", self.id, entry_id)
             return
         if envelope.event_id <= self.log.last_event_id:
             return  # already have it (a reader that started while the entry was written)
+        if self._following:  # live, not the initial load
+            self._delays.append(time.time() - envelope.ts_server / 1000)
         self._remember(envelope)
         self.log.publish(envelope)
 
@@ -195,10 +189,7 @@ class RemoteSession:
                 self.ended_mono = time.monotonic()
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        self._stream_reader.unfollow(keys.events(self.id))
         self.log.close()
 
     # -- what a viewer's connection asks of it ---------------------------------------------
@@ -234,4 +225,21 @@ class RemoteSession:
             "node_id": self.owner_id,
             "node_url": self.owner_url,
             "subscribers_here": len(self.log.subscribers),
+            "arrival_delay_ms": _percentiles_ms(self._delays),
         }
+
+
+def _percentiles_ms(values: deque[float]) -> dict[str, float]:
+    """p50/p95/p99/max of the recent arrival delays, in milliseconds (wall clocks of two
+    machines: as good as their clock sync)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    pick = {q: ordered[min(int(q * len(ordered)), len(ordered) - 1)] for q in (0.5, 0.95, 0.99)}
+    return {
+        "p50": round(pick[0.5] * 1000, 1),
+        "p95": round(pick[0.95] * 1000, 1),
+        "p99": round(pick[0.99] * 1000, 1),
+        "max": round(ordered[-1] * 1000, 1),
+        "count": len(ordered),
+    }

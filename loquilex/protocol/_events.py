@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 __all__ = [
     "EVENT_TYPES",
@@ -325,9 +325,27 @@ class Envelope(BaseModel):
     ts_audio_start: float | None
     ts_audio_end: float | None
     payload: dict[str, Any]
+    #: The wire text, made once: an event fanned out to N clients is serialized once, not N
+    #: times (an envelope is frozen, and nothing edits its payload once built).
+    _json: str | None = PrivateAttr(default=None)
 
     def to_json(self) -> str:
-        return self.model_dump_json()
+        if self._json is None:
+            self._json = self.model_dump_json()
+        return self._json
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields: whether the wire text was made yet does not count."""
+        if not isinstance(other, Envelope):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    @classmethod
+    def from_json(cls, text: str) -> Envelope:
+        """An envelope read back from its wire text (which it then sends as it came)."""
+        envelope = cls.model_validate_json(text)
+        envelope._json = text
+        return envelope
 
     @classmethod
     def build(

@@ -188,9 +188,10 @@ class SessionBase:
             self._turns.append(envelope.payload)
         if self.telemetry is not None:
             self.telemetry.event(envelope)
-        self.log.publish(envelope)
         if self.mirror is not None:
+            # First: its write to Redis then overlaps with the sends to local viewers.
             self.mirror.publish(self, envelope)
+        self.log.publish(envelope)
 
     def recent_turns(self) -> list[dict[str, Any]]:
         """The last closed turns' SPEAKER_TURN payloads, oldest first (for SNAPSHOT)."""

@@ -315,8 +315,7 @@ class SessionManager:
         info = await self.cluster.session_info(session_id)
         if info is not None and info["node_id"] != self.cluster.node_id:
             raise MisdirectedError(
-                f"this session runs on node {info['node_id']} at {info['node_url']}: "
-                "ask that node",
+                f"this session runs on node {info['node_id']} at {info['node_url']}: ask that node",
                 owner_url=info["node_url"],
                 node_id=info["node_id"],
             )
