@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+import redis as redis_client
 import websockets
 
 from loquilex.audio import decode_file
 from loquilex.bench._redis import RedisServer, redis_server
 from loquilex.cluster import ID_STRIDE, SLOT_SPAN
+from loquilex.cluster import _keys as keys
 from loquilex.cluster._keys import redacted
 from loquilex.cluster._view import RemoteEmitter
 from loquilex.protocol import PongPayload
@@ -151,7 +153,7 @@ def test_redis_credentials_are_never_shown(cli: Any, monkeypatch: pytest.MonkeyP
 # -- two nodes, one Redis ---------------------------------------------------------------------
 @pytest.mark.model
 def test_viewers_on_either_node_see_one_stream_and_resume_across_nodes(
-    nodes: tuple[Server, Server], audio: bytes
+    redis: RedisServer, nodes: tuple[Server, Server], audio: bytes
 ) -> None:
     """A session streams on the node that was asked (the least loaded, itself). Viewers on
     both nodes receive the same events with the same ids; a viewer that drops off node A
@@ -228,6 +230,14 @@ def test_viewers_on_either_node_see_one_stream_and_resume_across_nodes(
     assert from_b.status_code == from_a.status_code == 200
     assert from_b.text == from_a.text and from_b.text.strip()
     assert httpx.get(f"{b.url}/sessions/{sid}", headers=AUTH).json()["node_url"] == a.url
+    # Redis forgets the ended session's events within the hour, its finals after the
+    # transcript retention (7 days by default).
+    store = redis_client.Redis.from_url(redis.url)
+    try:
+        assert 0 < store.ttl(keys.events(sid)) <= 3600
+        assert 3600 < store.ttl(keys.finals(sid)) <= 7 * 86400
+    finally:
+        store.close()
     # Speaker names live beside the transcript on the owner: asked elsewhere, 421 says where.
     names = httpx.get(f"{b.url}/sessions/{sid}/speakers", headers=AUTH)
     assert names.status_code == 421 and names.json()["owner_url"] == a.url

@@ -42,6 +42,7 @@ from loquilex.audio import decode_file
 from loquilex.bench._redis import RedisServer, redis_server
 from loquilex.bench._served import Served, served
 from loquilex.cluster import ID_STRIDE
+from loquilex.cluster import _keys as keys
 
 __all__ = ["run_cluster_bench"]
 
@@ -239,14 +240,15 @@ def _redis_memory(url: str, session_id: str) -> dict[str, int]:
     client = redis.Redis.from_url(url)
     try:
         info = client.info("memory")
-        events = client.memory_usage(f"lx:s:{session_id}:events") or 0
-        finals = client.memory_usage(f"lx:s:{session_id}:finals") or 0
+        events_key, finals_key = keys.events(session_id), keys.finals(session_id)
+        events = client.memory_usage(events_key) or 0
+        finals = client.memory_usage(finals_key) or 0
         return {
             "used_memory_bytes": int(info["used_memory"]),
             "events_stream_bytes": int(events),
-            "events_stream_entries": int(client.xlen(f"lx:s:{session_id}:events")),
+            "events_stream_entries": int(client.xlen(events_key)),
             "finals_stream_bytes": int(finals),
-            "finals_stream_entries": int(client.xlen(f"lx:s:{session_id}:finals")),
+            "finals_stream_entries": int(client.xlen(finals_key)),
         }
     finally:
         client.close()

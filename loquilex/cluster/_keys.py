@@ -25,6 +25,7 @@ MAX_SLOTS = ID_STRIDE // SLOT_SPAN
 PREFIX = "lx:"
 NODES = PREFIX + "nodes"  # set of node ids that joined and were not yet found dead
 SESSIONS = PREFIX + "sessions"  # sorted set: session id by creation time
+ENDED = PREFIX + "ended"  # sorted set: ended session id by when its record expires
 
 
 def node(node_id: str) -> str:
@@ -45,19 +46,24 @@ def reaping(node_id: str) -> str:
     return f"{PREFIX}reap:{node_id}"
 
 
+# A session's keys share the hash tag {SESSION_ID}: on a Redis Cluster they live on one shard,
+# and sessions spread over the shards by id.
+
+
 def meta(session_id: str) -> str:
     """Hash: owner node, its URL, stream id, kind, transcript header, latest info."""
-    return f"{PREFIX}s:{session_id}"
+    return f"{PREFIX}s:{{{session_id}}}"
 
 
 def events(session_id: str) -> str:
     """Stream: the session's broadcast events, trimmed to about the replay size."""
-    return f"{PREFIX}s:{session_id}:events"
+    return f"{PREFIX}s:{{{session_id}}}:events"
 
 
 def finals(session_id: str) -> str:
-    """Stream: the session's transcript lines (finals and their translations), never trimmed."""
-    return f"{PREFIX}s:{session_id}:finals"
+    """Stream: the session's transcript lines (finals and their translations), never
+    trimmed; it expires ``cluster.transcript_retention_s`` after the session ends."""
+    return f"{PREFIX}s:{{{session_id}}}:finals"
 
 
 def stream(stream_id: str) -> str:

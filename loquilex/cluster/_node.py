@@ -207,6 +207,7 @@ class ClusterNode:
                     pipe.hset(keys.meta(session.id), "info", json.dumps(session.info()))
                 await pipe.execute()
             await self._reap_dead()
+            await self._forget_expired()
         except (RedisError, OSError) as exc:
             self._set_redis(False, exc)
             return
@@ -259,6 +260,15 @@ class ClusterNode:
         """Nodes with room, least loaded first (this node first among equals)."""
         nodes = [n for n in await self.nodes() if n.has_room]
         return sorted(nodes, key=lambda n: (n.load, n.sessions, n.id != self.node_id, n.id))
+
+    async def _forget_expired(self) -> None:
+        """Sessions past their transcript retention leave the cluster's list."""
+        gone = await self.redis.zrangebyscore(keys.ENDED, 0, time.time())
+        if gone:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zrem(keys.SESSIONS, *gone)
+                pipe.zrem(keys.ENDED, *gone)
+                await pipe.execute()
 
     # -- failure ------------------------------------------------------------------------------
     async def _reap_dead(self) -> None:
@@ -325,8 +335,17 @@ class ClusterNode:
             for envelope in (error, ended):
                 pipe.xadd(key, {"e": envelope.to_json()}, id=keys.entry_id(envelope.event_id))
             pipe.hset(keys.meta(session_id), "info", json.dumps(info))
-            pipe.expire(key, _ENDED_STREAM_S)
+            self._expire_ended(pipe, session_id)
             await pipe.execute()
+
+    def _expire_ended(self, pipe: Any, session_id: str) -> None:
+        """An ended session's events go within the hour; its finals and record after the
+        transcript retention (the sorted set of sessions is pruned by the heartbeat)."""
+        retention = int(self.settings.cluster.transcript_retention_s)
+        pipe.expire(keys.events(session_id), min(_ENDED_STREAM_S, retention))
+        pipe.expire(keys.finals(session_id), retention)
+        pipe.expire(keys.meta(session_id), retention)
+        pipe.zadd(keys.ENDED, {session_id: time.time() + retention})
 
     # -- this node's sessions' events ---------------------------------------------------------
     def publish(self, session: SessionBase, envelope: Envelope) -> None:
@@ -377,7 +396,7 @@ class ClusterNode:
             if info is not None:
                 pipe.hset(keys.meta(session.id), "info", json.dumps(info))
             if envelope.type == "SESSION_ENDED":
-                pipe.expire(keys.events(session.id), _ENDED_STREAM_S)
+                self._expire_ended(pipe, session.id)
 
         return add
 

@@ -178,6 +178,12 @@ class ClusterSettings(BaseModel):
         ge=1,
         description="Sessions placed here at most (default: server.max_sessions).",
     )
+    transcript_retention_s: float = Field(
+        default=7 * 86400,
+        gt=0,
+        description="How long Redis keeps an ended session's finals and record (its own node "
+        "keeps the transcript file regardless).",
+    )
     heartbeat_s: float = Field(default=1.0, gt=0, description="How often a node says it is alive.")
     ttl_s: float = Field(
         default=5.0,
