@@ -236,6 +236,15 @@ async def _failover(c: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, A
     }
 
 
+def _redis_commands(url: str) -> int:
+    """Commands Redis has processed since it started (heartbeats, writes, reads)."""
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("stats")["total_commands_processed"])
+    finally:
+        client.close()
+
+
 def _redis_memory(url: str, session_id: str) -> dict[str, int]:
     client = redis.Redis.from_url(url)
     try:
@@ -272,15 +281,18 @@ def run_cluster_bench(
             "viewers": psutil.Process(),
         }
         before = {k: sum(p.cpu_times()[:2]) for k, p in procs.items()}
+        commands = _redis_commands(store.url)
         wall = time.monotonic()
         fanout = asyncio.run(_fanout(a, b, pcm, viewers))
         wall = time.monotonic() - wall
+        commands = _redis_commands(store.url) - commands
         cpu = {
             f"{k}_cpu_percent_of_one_core": round(
                 100 * (sum(p.cpu_times()[:2]) - before[k]) / wall, 1
             )
             for k, p in procs.items()
         }
+        cpu["redis_commands_per_s"] = round(commands / wall, 1)
         memory = _redis_memory(store.url, fanout["session_id"])
         c = _node(stack, root, store.url, "node-c")
         time.sleep(1.0)
