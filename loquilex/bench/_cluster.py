@@ -44,7 +44,15 @@ from loquilex.bench._served import Served, served
 from loquilex.cluster import ID_STRIDE
 from loquilex.cluster import _keys as keys
 
-__all__ = ["run_cluster_bench"]
+__all__ = [
+    "Node",
+    "Viewer",
+    "feed_realtime",
+    "read_pcm16",
+    "run_cluster_bench",
+    "start_node",
+    "watch",
+]
 
 _CHUNK_S = 0.1
 _SKIP = frozenset({"SNAPSHOT", "PONG"})
@@ -70,12 +78,12 @@ def _summary_ms(values: list[float]) -> dict[str, float]:
 
 
 @dataclass
-class _Node(Served):
+class Node(Served):
     name: str
 
 
 @dataclass
-class _Viewer:
+class Viewer:
     node: str
     latencies: list[float] = field(default_factory=list)
     finals: list[str] = field(default_factory=list)
@@ -84,7 +92,9 @@ class _Viewer:
     final_arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def _node(stack: ExitStack, root: Path, redis_url: str, name: str) -> _Node:
+def start_node(
+    stack: ExitStack, root: Path, redis_url: str, name: str, wrapper: tuple[str, ...] = ()
+) -> Node:
     """A node process, stopped when ``stack`` closes."""
     env = {
         "LX_CLUSTER__REDIS_URL": redis_url,
@@ -95,16 +105,18 @@ def _node(stack: ExitStack, root: Path, redis_url: str, name: str) -> _Node:
         "LX_SERVER__MAX_SESSIONS": "4",
         "LX_LOG_LEVEL": "WARNING",
     }
-    proc, port = stack.enter_context(served(root / name, root / f"{name}.log", env))
-    return _Node(port=port, proc=proc, name=name)
+    proc, port = stack.enter_context(
+        served(root / name, root / f"{name}.log", env, wrapper=wrapper)
+    )
+    return Node(port=port, proc=proc, name=name)
 
 
-def _pcm(path: Path) -> bytes:
+def read_pcm16(path: Path) -> bytes:
     audio = decode_file(path)
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
 
-async def _feed(ws: Any, pcm: bytes) -> None:
+async def feed_realtime(ws: Any, pcm: bytes) -> None:
     size = int(16000 * 2 * _CHUNK_S)
     started = time.monotonic()
     for index, offset in enumerate(range(0, len(pcm), size)):
@@ -112,7 +124,7 @@ async def _feed(ws: Any, pcm: bytes) -> None:
         await asyncio.sleep(max(started + (index + 1) * _CHUNK_S - time.monotonic(), 0))
 
 
-async def _watch(url: str, viewer: _Viewer, opened: asyncio.Event | None = None) -> None:
+async def watch(url: str, viewer: Viewer, opened: asyncio.Event | None = None) -> None:
     async with websockets.connect(url, max_queue=None) as ws:
         if opened is not None:
             opened.set()
@@ -138,7 +150,7 @@ async def _watch(url: str, viewer: _Viewer, opened: asyncio.Event | None = None)
                 return
 
 
-async def _start_stream(node: _Node) -> tuple[Any, str]:
+async def _start_stream(node: Node) -> tuple[Any, str]:
     # Unbounded: the sender reads nothing after SESSION_STARTED, and a full receive queue
     # would stop the client from answering the server's pings.
     ws = await websockets.connect(f"{node.ws}/stream", max_queue=None)
@@ -149,7 +161,7 @@ async def _start_stream(node: _Node) -> tuple[Any, str]:
             return ws, event["payload"]["session_id"]
 
 
-async def _until_known(node: _Node, session_id: str) -> None:
+async def _until_known(node: Node, session_id: str) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(200):
             if (await client.get(f"{node.url}/sessions/{session_id}")).status_code == 200:
@@ -158,20 +170,20 @@ async def _until_known(node: _Node, session_id: str) -> None:
     raise RuntimeError(f"node {node.name} never learned of session {session_id}")
 
 
-async def _fanout(a: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, Any]:
+async def _fanout(a: Node, b: Node, pcm: bytes, viewers: int) -> dict[str, Any]:
     sender, session_id = await _start_stream(a)
     await _until_known(b, session_id)
-    watchers = [_Viewer("a" if i % 2 == 0 else "b") for i in range(viewers)]
+    watchers = [Viewer("a" if i % 2 == 0 else "b") for i in range(viewers)]
     tasks = []
     for index, viewer in enumerate(watchers):
         node = a if viewer.node == "a" else b
         opened = asyncio.Event()
-        tasks.append(asyncio.create_task(_watch(f"{node.ws}/ws/{session_id}", viewer, opened)))
+        tasks.append(asyncio.create_task(watch(f"{node.ws}/ws/{session_id}", viewer, opened)))
         await opened.wait()
         if index % 50 == 49:
             await asyncio.sleep(0.05)
     started = time.monotonic()
-    await _feed(sender, pcm)
+    await feed_realtime(sender, pcm)
     async with httpx.AsyncClient() as client:
         view = (await client.get(f"{b.url}/sessions/{session_id}/metrics")).json()
     await sender.send(json.dumps({"type": "END_SESSION"}))
@@ -195,7 +207,7 @@ async def _fanout(a: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, Any
     }
 
 
-async def _placement(a: _Node, sessions: int) -> list[str]:
+async def _placement(a: Node, sessions: int) -> list[str]:
     placed = []
     async with httpx.AsyncClient(timeout=60) as client:
         for _ in range(sessions):
@@ -205,12 +217,12 @@ async def _placement(a: _Node, sessions: int) -> list[str]:
     return placed
 
 
-async def _failover(c: _Node, b: _Node, pcm: bytes, viewers: int) -> dict[str, Any]:
+async def _failover(c: Node, b: Node, pcm: bytes, viewers: int) -> dict[str, Any]:
     sender, session_id = await _start_stream(c)
     await _until_known(b, session_id)
-    watchers = [_Viewer("b") for _ in range(viewers)]
-    tasks = [asyncio.create_task(_watch(f"{b.ws}/ws/{session_id}", v)) for v in watchers]
-    feeding = asyncio.create_task(_feed(sender, pcm))
+    watchers = [Viewer("b") for _ in range(viewers)]
+    tasks = [asyncio.create_task(watch(f"{b.ws}/ws/{session_id}", v)) for v in watchers]
+    feeding = asyncio.create_task(feed_realtime(sender, pcm))
     first = watchers[0]
     while len(first.finals) < 3:
         first.final_arrived.clear()
@@ -266,14 +278,14 @@ def _redis_memory(url: str, session_id: str) -> dict[str, int]:
 def run_cluster_bench(
     audio: Path, viewers: int = 500, failover_viewers: int = 20
 ) -> dict[str, Any]:
-    pcm = _pcm(audio)
+    pcm = read_pcm16(audio)
     with tempfile.TemporaryDirectory(prefix="lx-cluster-bench-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         store: RedisServer = stack.enter_context(redis_server(root / "redis.log"))
         assert store.proc is not None
         redis_proc = psutil.Process(store.proc.pid)
-        a = _node(stack, root, store.url, "node-a")
-        b = _node(stack, root, store.url, "node-b")
+        a = start_node(stack, root, store.url, "node-a")
+        b = start_node(stack, root, store.url, "node-b")
         procs = {
             "redis": redis_proc,
             "node_a": psutil.Process(a.proc.pid),
@@ -294,7 +306,7 @@ def run_cluster_bench(
         }
         cpu["redis_commands_per_s"] = round(commands / wall, 1)
         memory = _redis_memory(store.url, fanout["session_id"])
-        c = _node(stack, root, store.url, "node-c")
+        c = start_node(stack, root, store.url, "node-c")
         time.sleep(1.0)
         placed = asyncio.run(_placement(a, 6))
         failover = asyncio.run(_failover(c, b, pcm, failover_viewers))

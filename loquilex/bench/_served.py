@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +44,17 @@ def free_port() -> int:
 
 @contextmanager
 def served(
-    data_dir: Path, log: Path, env: Mapping[str, str] | None = None, start_s: float = 60
+    data_dir: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    start_s: float = 60,
+    wrapper: Sequence[str] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """Yield the running server's process and port; its output goes to ``log``."""
+    """Yield the running server's process and port; its output goes to ``log``.
+    ``wrapper`` runs it under another command (``taskset -c 0``: one core)."""
     port = free_port()
     full_env = {**os.environ, "LX_DATA_DIR": str(data_dir), **(env or {})}
-    command = [sys.executable, "-m", "loquilex", "serve", "--port", str(port)]
+    command = [*wrapper, sys.executable, "-m", "loquilex", "serve", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=full_env)
     url = f"http://127.0.0.1:{port}/healthz"

@@ -111,6 +111,14 @@ def register(sub: Any) -> None:
     cluster.add_argument("--json", type=Path, help="write the results here")
     cluster.set_defaults(handler=run_cluster)
 
+    sim = bsub.add_parser(
+        "cluster-sim",
+        help="four CPU-limited nodes join, leave and die while rooms caption (docs/scaling.md)",
+    )
+    sim.add_argument("audio", type=Path, help="speech each room's sender loops")
+    sim.add_argument("--json", type=Path, help="write the results here")
+    sim.set_defaults(handler=run_cluster_sim_cmd)
+
 
 def run_synth(args: argparse.Namespace, ctx: Context) -> int:
     clips = synthesize(MEETING_SENTENCES, args.output, pauses=MEETING_PAUSES)
@@ -336,6 +344,16 @@ def run_cluster(args: argparse.Namespace, ctx: Context) -> int:
     if shutil.which("redis-server") is None:
         raise CliError("redis-server is not installed (apt-get install redis-server)")
     _report(run_cluster_bench(args.audio, args.viewers), args.json)
+    return 0
+
+
+def run_cluster_sim_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    from loquilex.bench._cluster_sim import run_cluster_sim
+
+    for tool in ("redis-server", "taskset"):
+        if shutil.which(tool) is None:
+            raise CliError(f"{tool} is not installed")
+    _report(run_cluster_sim(args.audio), args.json)
     return 0
 
 
