@@ -24,7 +24,6 @@ import asyncio
 import json
 import re
 import signal
-import statistics
 import tempfile
 import time
 from contextlib import ExitStack
@@ -38,6 +37,7 @@ import psutil
 import redis
 import websockets
 
+from loquilex._stats import summary_ms
 from loquilex.audio import decode_file
 from loquilex.bench._redis import RedisServer, redis_server
 from loquilex.bench._served import Served, served
@@ -60,21 +60,6 @@ _SKIP = frozenset({"SNAPSHOT", "PONG"})
 _HEAD = re.compile(
     r'\{"event_id":(\d+),"stream_id":"[^"]*","segment_id":[^,]*,"type":"(\w+)","ts_server":(\d+)'
 )
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)] if ordered else 0.0
-
-
-def _summary_ms(values: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(_pct(values, 0.5) * 1000, 1),
-        "p95_ms": round(_pct(values, 0.95) * 1000, 1),
-        "p99_ms": round(_pct(values, 0.99) * 1000, 1),
-        "max_ms": round(max(values, default=0.0) * 1000, 1),
-        "mean_ms": round(statistics.fmean(values) * 1000, 1) if values else 0.0,
-    }
 
 
 @dataclass
@@ -199,9 +184,9 @@ async def _fanout(a: Node, b: Node, pcm: bytes, viewers: int) -> dict[str, Any]:
         "finals_per_viewer": len(reference),
         "viewers_missing_finals": sum(1 for v in watchers if v.finals != reference),
         "buffer_overflows": sum(v.types.count("ERROR") for v in watchers),
-        "local_node_a": _summary_ms([x for v in watchers if v.node == "a" for x in v.latencies]),
+        "local_node_a": summary_ms([x for v in watchers if v.node == "a" for x in v.latencies]),
         "owner_to_node_b_ms": view.get("arrival_delay_ms", {}),
-        "through_redis_node_b": _summary_ms(
+        "through_redis_node_b": summary_ms(
             [x for v in watchers if v.node == "b" for x in v.latencies]
         ),
     }
@@ -240,7 +225,7 @@ async def _failover(c: Node, b: Node, pcm: bytes, viewers: int) -> dict[str, Any
         "finals_seen_before_kill": len(seen),
         "finals_in_transcript": len(kept),
         "lost_finals": sum(1 for text in seen if text not in kept),
-        "kill_to_session_ended_s": _summary_ms(
+        "kill_to_session_ended_s": summary_ms(
             [v.ended_at - killed for v in watchers if v.ended_at is not None]
         ),
         "viewers_told": sum(1 for v in watchers if v.types[-2:] == ["ERROR", "SESSION_ENDED"]),

@@ -19,15 +19,11 @@ from typing import Any
 import uvicorn
 import websockets
 
+from loquilex._stats import percentile
 from loquilex.config import load_settings
 from loquilex.protocol import PartialPayload, PartialSegment
 
 __all__ = ["run_fanout_bench"]
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)]
 
 
 def run_fanout_bench(
@@ -122,8 +118,8 @@ def run_fanout_bench(
         "publish_rate_per_s": rate,
         "deliveries": received,
         "deliveries_per_s": round(received / elapsed),
-        "emit_to_receive_p50_ms": round(_pct(latencies, 0.5) * 1000, 2),
-        "emit_to_receive_p99_ms": round(_pct(latencies, 0.99) * 1000, 2),
+        "emit_to_receive_p50_ms": round((percentile(latencies, 0.5) or 0.0) * 1000, 2),
+        "emit_to_receive_p99_ms": round((percentile(latencies, 0.99) or 0.0) * 1000, 2),
         "emit_to_receive_max_ms": round(max(latencies) * 1000, 2),
         "mean_ms": round(statistics.mean(latencies) * 1000, 2),
     }

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from loquilex._stats import summary_ms
 from loquilex.cluster import _keys as keys
 from loquilex.cluster._io import StreamReader
 from loquilex.errors import MisdirectedError
@@ -225,21 +226,5 @@ class RemoteSession:
             "node_id": self.owner_id,
             "node_url": self.owner_url,
             "subscribers_here": len(self.log.subscribers),
-            "arrival_delay_ms": _percentiles_ms(self._delays),
+            "arrival_delay_ms": summary_ms(self._delays),
         }
-
-
-def _percentiles_ms(values: deque[float]) -> dict[str, float]:
-    """p50/p95/p99/max of the recent arrival delays, in milliseconds (wall clocks of two
-    machines: as good as their clock sync)."""
-    ordered = sorted(values)
-    if not ordered:
-        return {}
-    pick = {q: ordered[min(int(q * len(ordered)), len(ordered) - 1)] for q in (0.5, 0.95, 0.99)}
-    return {
-        "p50": round(pick[0.5] * 1000, 1),
-        "p95": round(pick[0.95] * 1000, 1),
-        "p99": round(pick[0.99] * 1000, 1),
-        "max": round(ordered[-1] * 1000, 1),
-        "count": len(ordered),
-    }

@@ -86,8 +86,7 @@ class Connection:
         self.settings = settings
         self.sub: Subscriber | None = None
         self._sender: asyncio.Task[None] | None = None
-        self.is_sender = False
-        #: The session this connection sends audio to (a local one only).
+        #: The session this connection sends audio to (a local one only; None: a viewer).
         self._sending_to: Session | None = None
         server = settings.server
         self._chunks = TokenBucket(server.max_chunks_per_s, server.max_chunks_per_s * 2)
@@ -112,7 +111,6 @@ class Connection:
         except LoquiLexError as exc:
             self.error("UNAUTHORIZED", f"{exc}; this connection only views the session")
             return False
-        self.is_sender = True
         self._sending_to = local
         return True
 
@@ -132,7 +130,7 @@ class Connection:
             return False
         if self._sending_to is not None and self._sending_to.sender is self:
             return True
-        if self.is_sender:
+        if self._sending_to is not None:
             self.error("UNAUTHORIZED", "another connection now sends this session's audio")
         else:
             self.error(

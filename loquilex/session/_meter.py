@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from loquilex._stats import percentile
 from loquilex.protocol import Envelope, MetricsPayload
 from loquilex.telemetry import Telemetry
 
@@ -19,13 +20,6 @@ WINDOW = 200
 #: (stream time, arrival) marks kept: two minutes of 20 ms frames, far more than a final's
 #: audio can be behind the newest frame (the backlog limit plus one utterance).
 _MARKS = 6000
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _round(value: float | None) -> float | None:
@@ -88,11 +82,11 @@ class SessionMeter:
         audio_s = float(stats.get("audio_s", 0.0))
         decode_s = float(stats.get("decode_s", 0.0))
         return MetricsPayload(
-            final_latency_p50_s=_round(_percentile(latencies, 0.5)),
-            final_latency_p95_s=_round(_percentile(latencies, 0.95)),
+            final_latency_p50_s=_round(percentile(latencies, 0.5)),
+            final_latency_p95_s=_round(percentile(latencies, 0.95)),
             final_latency_max_s=_round(max(latencies, default=None)),
-            partial_interval_p50_s=_round(_percentile(gaps, 0.5)),
-            partial_interval_p95_s=_round(_percentile(gaps, 0.95)),
+            partial_interval_p50_s=_round(percentile(gaps, 0.5)),
+            partial_interval_p95_s=_round(percentile(gaps, 0.95)),
             real_time_factor=_round(decode_s / audio_s) if audio_s > 0 else None,
             audio_s=round(audio_s, 3),
             decode_s=round(decode_s, 3),
