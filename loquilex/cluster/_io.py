@@ -4,7 +4,7 @@ A node's event loop is busy exactly when events flow: one event goes to every lo
 hundreds of sends. A Redis write or read done on that loop waits behind them (measured on
 the 2-core machine with 250 local viewers: owner → other node p50 37 ms, p95 172 ms). On
 their own threads, the write to a session's stream and the read on the other node go on
-while the loop sends (p50 3 ms, p95 43 ms in the same run with the sends elsewhere).
+while the loop sends (the same setup afterwards: p50 7 ms, p95 77 ms; docs/scaling.md).
 
 - :class:`Publisher` writes the node's sessions' events in order, in pipelined batches,
   and keeps them while Redis is away.
