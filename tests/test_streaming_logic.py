@@ -272,3 +272,27 @@ def test_max_duration_never_splits_a_word_without_stable_words() -> None:
     finals = _finals(events)
     assert any(f.eou_reason == "max_duration" for f in finals)
     assert " ".join(f.text for f in finals).split() == words
+
+
+def test_a_long_run_on_sentence_is_final_at_a_confirmed_comma() -> None:
+    """Whisper writes a comma where run-together sentences meet; once the final would hold
+    ``clause_min_words`` words, a comma the final beam confirms ends it, while the speaker
+    goes on. A short lead-in ("okay,") never ends a final."""
+    vocab: list[str] = []
+    words = "okay, we signed the contract on thursday, the integration takes two sprints".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    asr, _ = _make(vocab, clause_min_words=6)
+    timed = _run_timed(asr, audio)
+    finals = [(t, e) for t, e in timed if isinstance(e, UtteranceFinal)]
+    assert [e.text for _, e in finals] == [
+        "okay, we signed the contract on thursday,",
+        "the integration takes two sprints",
+    ]
+    (t_first, first), (_, second) = finals
+    assert first.eou_reason == "punctuation"
+    assert t_first < second.end, "the clause was final only after the speaker stopped"
+    assert asr.stats.sentence_checks >= 1
+
+    sentence_only, _ = _make(vocab, clause_min_words=0)
+    texts = [e.text for e in _finals(_run(sentence_only, audio))]
+    assert texts == [" ".join(words)]

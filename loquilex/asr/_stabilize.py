@@ -18,6 +18,8 @@ __all__ = [
     "agree",
     "clean_tail",
     "drop_overlap",
+    "drop_squeezed",
+    "ends_final",
     "ends_sentence",
     "is_hallucination",
     "norm_word",
@@ -28,6 +30,7 @@ __all__ = [
 
 _NORM = re.compile(r"[^\w']+")
 _SENTENCE_END = re.compile(r"[.!?。！？][\"'”)\]]*$")
+_ELLIPSIS = re.compile(r"(\.\.|…)[\"'”)\]]*$")
 
 
 def norm_word(text: str) -> str:
@@ -35,7 +38,10 @@ def norm_word(text: str) -> str:
 
 
 def ends_sentence(text: str) -> bool:
-    return bool(_SENTENCE_END.search(text.strip()))
+    """Whether ``text`` ends with a full stop, question or exclamation mark. An ellipsis
+    is Whisper's mark for speech that trails off or was cut by the window, not an end."""
+    text = text.strip()
+    return bool(_SENTENCE_END.search(text)) and not _ELLIPSIS.search(text)
 
 
 def compression_ratio(text: str) -> float:
@@ -81,13 +87,40 @@ def truncate_loops(words: Sequence[HypWord], n: int = 3) -> list[HypWord]:
 def clean_tail(
     words: Sequence[HypWord], audio_end: float, context: Sequence[HypWord] = ()
 ) -> list[HypWord]:
-    """Drop loop repeats (also of the forced ``context`` words before them) and zero-length
-    words squeezed against the end of the audio (alignment puts words Whisper invented past
-    the speech there)."""
-    out = truncate_loops([*context, *words])[len(context) :]
+    """Drop text the audio has no room for (:func:`drop_squeezed`), loop repeats (also of
+    the forced ``context`` words before them) and a zero-length last word against the end
+    of the audio (alignment puts words Whisper invented past the speech there)."""
+    out = truncate_loops([*context, *drop_squeezed(words)])[len(context) :]
     while out and out[-1].t1 - out[-1].t0 < 0.04 and out[-1].t0 >= audio_end - 0.1:
         out.pop()
     return out
+
+
+def drop_squeezed(words: Sequence[HypWord]) -> list[HypWord]:
+    """Drop runs of two or more words that alignment gives no duration at all: text the
+    decoder said twice, once where the audio has no room for it. Seen with the final beam:
+    "I did. I did." with the second pair at one instant where the speaker paused, and a
+    whole sentence said twice with the first copy squeezed into 40 ms. A word left just
+    before a dropped run that the run's next word repeats ("about" | … | "about") goes too.
+    """
+    out: list[HypWord] = []
+    i = 0
+    while i < len(words):
+        j = i
+        while j < len(words) and words[j].t1 - words[j].t0 < _NO_TIME:
+            j += 1
+        if j - i >= 2:
+            if out and j < len(words) and norm_word(out[-1].text) == norm_word(words[j].text):
+                out.pop()
+            i = j
+            continue
+        out.extend(words[i : max(j, i + 1)])
+        i = max(j, i + 1)
+    return out
+
+
+#: Shorter than one alignment step (20 ms): a word given no audio at all.
+_NO_TIME = 0.005
 
 
 def drop_overlap(committed: Sequence[Word], words: Sequence[Word], max_n: int = 4) -> list[Word]:
@@ -119,16 +152,37 @@ def agree(previous: Sequence[Word], current: Sequence[Word], *, keep_last: bool)
     return n
 
 
+_CLAUSE_END = re.compile(r"[,;:][\"'”)\]]*$")
+
+
+def ends_final(words: Sequence[Word], i: int, clause_min_words: int = 0) -> bool:
+    """Whether a final may end after ``words[i]``: at a sentence end, or, with
+    ``clause_min_words``, at a comma once the final would hold that many words. Whisper
+    writes a comma where run-together sentences meet ("… on Thursday, the integration …")
+    until it has heard seconds more; a long final ends at the comma instead of waiting."""
+    if ends_sentence(words[i].w):
+        return True
+    if not clause_min_words or i + 1 < clause_min_words or i + 1 >= len(words):
+        return False
+    return bool(_CLAUSE_END.search(words[i].w.strip()))
+
+
 def sentence_break(
-    words: Sequence[Word], *, first: int, audio_end: float, right_context_s: float
+    words: Sequence[Word],
+    *,
+    first: int,
+    audio_end: float,
+    right_context_s: float,
+    clause_min_words: int = 0,
 ) -> int | None:
-    """Index of the first word at or after ``first`` that ends a sentence and is followed
-    by another word, at least ``right_context_s`` before ``audio_end``: a sentence end that
-    the decoder saw the next sentence begin after, not one it guessed at the window edge."""
+    """Index of the first word at or after ``first`` that may end a final
+    (:func:`ends_final`) and is followed by another word, at least ``right_context_s``
+    before ``audio_end``: a sentence end that the decoder saw the next sentence begin
+    after, not one it guessed at the window edge."""
     for i in range(max(first, 0), len(words) - 1):
         if words[i].t1 > audio_end - right_context_s:
             return None
-        if ends_sentence(words[i].w):
+        if ends_final(words, i, clause_min_words):
             return i
     return None
 

@@ -15,7 +15,9 @@ Per stream, in audio time (so behaviour is the same at real time and in fast rep
   window is decoded again with the final beam. If that decode agrees that a sentence ends
   there, the sentence is FINALIZED at once and the words after it go on as the next
   utterance. A candidate sentence end still short of right context brings the next decode
-  forward to the moment it has enough.
+  forward to the moment it has enough. A final that already holds ``clause_min_words``
+  words may end at a comma the same way (Whisper writes commas where run-together
+  sentences meet).
 * End of utterance: ``punct_pause_s`` of silence runs the final decode; every complete
   sentence in it is final right there; an unfinished rest becomes final after
   ``eou_silence_s``, reusing that decode. An utterance reaching ``max_segment_s`` is cut
@@ -47,6 +49,7 @@ from loquilex.asr._stabilize import (
     agree,
     clean_tail,
     drop_overlap,
+    ends_final,
     ends_sentence,
     is_hallucination,
     norm_word,
@@ -549,15 +552,24 @@ class StreamingASR:
         cfg = self.config
         end_s = end / SAMPLE_RATE
         shown = [*_with_extension(utt.committed, extension), *utt.unconfirmed]
-        at = sentence_break(shown, first=0, audio_end=end_s, right_context_s=cfg.sentence_context_s)
+        clause = cfg.clause_min_words
+        at = sentence_break(
+            shown,
+            first=0,
+            audio_end=end_s,
+            right_context_s=cfg.sentence_context_s,
+            clause_min_words=clause,
+        )
         if at is None:
-            pending = next((i for i in range(len(shown) - 1) if ends_sentence(shown[i].w)), None)
+            pending = next((i for i in range(len(shown) - 1) if ends_final(shown, i, clause)), None)
             if pending is not None:
                 # Decode again as soon as this sentence end has enough audio after it.
                 due = self._sample(shown[pending].t1 + cfg.sentence_context_s) + WINDOW
                 utt.next_decode = min(utt.next_decode, due)
             return None
-        if at < len(utt.committed) and ends_sentence(utt.committed[at].w):
+        if at < len(utt.committed) - 1 or (
+            at < len(utt.committed) and ends_sentence(utt.committed[at].w)
+        ):
             # The sentence end is stable already: nothing left to confirm.
             return self._final_and_carry(utt, shown, at, "punctuation")
         interval = int(cfg.decode_interval_s * SAMPLE_RATE)
@@ -570,6 +582,7 @@ class StreamingASR:
             first=max(len(utt.committed) - 1, 0),
             audio_end=end_s,
             right_context_s=cfg.sentence_context_s,
+            clause_min_words=clause,
         )
         logger.debug(
             "sentence end after %r at %.2f s: final beam says %s",

@@ -63,6 +63,13 @@ class StreamConfig(BaseModel):
         le=3,
         description="Audio a sentence end needs after it before it is final without a pause.",
     )
+    clause_min_words: int = Field(
+        default=6,
+        ge=0,
+        le=50,
+        description="A comma the final beam confirms ends a final once that final has this "
+        "many words (long run-on sentences); 0: only sentence ends do.",
+    )
     max_segment_s: float = Field(
         default=12.0, ge=2, le=28, description="Longest utterance before a cut between words."
     )

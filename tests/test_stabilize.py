@@ -1,0 +1,90 @@
+"""The pure hypothesis rules of asr/_stabilize.py, on word lists shaped like real decodes."""
+
+from __future__ import annotations
+
+from loquilex.asr._engine import HypWord
+from loquilex.asr._stabilize import (
+    clean_tail,
+    drop_squeezed,
+    ends_final,
+    ends_sentence,
+    sentence_break,
+    split_sentences,
+)
+from loquilex.types import Word
+
+
+def _hyp(*spec: tuple[str, float, float]) -> list[HypWord]:
+    return [HypWord(text, t0, t1, 0.9) for text, t0, t1 in spec]
+
+
+def _words(*spec: tuple[str, float, float]) -> list[Word]:
+    return [Word(text, t0, t1, 0.9) for text, t0, t1 in spec]
+
+
+def _text(words: list[HypWord]) -> str:
+    return " ".join(w.text for w in words)
+
+
+def test_a_repeat_squeezed_into_the_pause_is_dropped() -> None:
+    # The final beam's decode of voices-2 at 20.58 s: "I did." said again at one instant.
+    words = _hyp(("I", 0.0, 0.56), ("did.", 0.56, 0.7), ("I", 0.7, 0.7), ("did.", 0.7, 0.7))
+    assert _text(clean_tail(words, audio_end=1.04)) == "I did."
+
+
+def test_a_sentence_said_twice_keeps_the_copy_the_audio_holds() -> None:
+    # The next decode said the whole sentence twice; the first copy got no time at all.
+    squeezed = [(w, 0.5, 0.5) for w in "three hundred and ninety. From".split()]
+    words = _hyp(
+        ("From", 0.0, 0.46),
+        ("about", 0.46, 0.5),
+        *squeezed,
+        ("about", 0.5, 0.86),
+        ("three", 0.86, 1.16),
+        ("hundred", 1.16, 1.5),
+        ("and", 1.5, 1.68),
+        ("ninety.", 1.68, 2.2),
+    )
+    assert _text(clean_tail(words, audio_end=4.65)) == "From about three hundred and ninety."
+
+
+def test_one_short_word_is_not_squeezed_text() -> None:
+    words = _hyp(("I", 0.0, 0.0), ("am", 0.0, 0.2), ("here", 0.2, 0.5), ("a", 0.5, 0.5))
+    assert _text(drop_squeezed(words)) == "I am here a"
+    # Against the end of the audio a zero-length last word is still dropped.
+    assert _text(clean_tail(words, audio_end=0.55)) == "I am here"
+
+
+def test_an_ellipsis_does_not_end_a_sentence() -> None:
+    assert ends_sentence("well.") and ends_sentence("why?") and ends_sentence('"now!"')
+    assert not ends_sentence("about...")
+    assert not ends_sentence("about…")
+    assert not ends_sentence("about..")
+    words = _words(("From", 0.0, 0.4), ("about...", 0.4, 0.8), ("three", 1.2, 1.5))
+    assert sentence_break(words, first=0, audio_end=3.0, right_context_s=0.3) is None
+    assert len(split_sentences(words)) == 1
+
+
+def test_a_comma_ends_a_final_only_after_enough_words() -> None:
+    words = _words(
+        ("Okay,", 0.0, 0.4),
+        ("let's", 0.45, 0.7),
+        ("get", 0.7, 0.9),
+        ("started,", 0.9, 1.4),
+        ("Priya,", 1.5, 1.9),
+        ("you", 1.9, 2.1),
+    )
+    assert not ends_final(words, 3)  # off unless asked for
+    assert not ends_final(words, 0, 4)  # one word is not a clause
+    assert ends_final(words, 3, 4)
+    assert not ends_final(words, 3, 5)
+    assert not ends_final(words, 5, 4)  # nothing after it yet
+    assert not ends_final(words, 2, 2)  # no comma
+    assert sentence_break(words, first=0, audio_end=3.0, right_context_s=0.3) is None
+    at = sentence_break(words, first=0, audio_end=3.0, right_context_s=0.3, clause_min_words=4)
+    assert at == 3
+    # Too little audio after the comma yet.
+    assert (
+        sentence_break(words, first=0, audio_end=1.6, right_context_s=0.3, clause_min_words=4)
+        is None
+    )
