@@ -69,6 +69,35 @@ def _check_turns(events: list[dict], clips: list[SpeechClip]) -> None:
         assert follower["payload"]["turn_id"] == turn["payload"]["turn"]["id"]
 
 
+def _check_partial_speakers(events: list[dict]) -> None:
+    """A PARTIAL carries its sentence's tentative speaker once one is known, and the
+    FINALIZED of its segment mostly agrees."""
+    finals = [e for e in events if e["type"] == "FINALIZED" and e["payload"]["segment"]["text"]]
+    final_speaker = {f["segment_id"]: f["payload"]["segment"]["speaker_id"] for f in finals}
+    partials = [e for e in events if e["type"] == "PARTIAL"]
+    # Before the first final nobody is known yet.
+    first = finals[0]["segment_id"]
+    assert all(
+        p["payload"]["segment"]["speaker_id"] is None for p in partials if p["segment_id"] == first
+    )
+    tentative = {
+        p["segment_id"]: p["payload"]["segment"]["speaker_id"]
+        for p in partials
+        if p["payload"]["segment"]["speaker_id"]
+    }
+    assert len(tentative) >= len(finals) // 2, (len(tentative), len(finals))
+    agreed = [seg for seg, spk in tentative.items() if final_speaker.get(seg) == spk]
+    assert len(agreed) >= 0.8 * len(tentative), (tentative, final_speaker)
+    # Once a segment has a tentative speaker it keeps it.
+    for seg, spk in tentative.items():
+        named = [
+            p["payload"]["segment"]["speaker_id"]
+            for p in partials
+            if p["segment_id"] == seg and p["payload"]["segment"]["speaker_id"]
+        ]
+        assert set(named) == {spk}
+
+
 def test_the_pipeline_attributes_every_final_and_closes_turns(
     two_voices: Speech, model: object
 ) -> None:
@@ -98,6 +127,7 @@ def test_the_pipeline_attributes_every_final_and_closes_turns(
     dicts = _as_dicts(events)
     check_stream(dicts)
     _check_turns(dicts, clips)
+    _check_partial_speakers(dicts)
     finals = [e for e in dicts if e["type"] == "FINALIZED" and e["payload"]["segment"]["text"]]
     for final in finals:
         state = final["payload"]["segment"]["audio_state"]
@@ -105,6 +135,9 @@ def test_the_pipeline_attributes_every_final_and_closes_turns(
         assert 60 <= state["pitch_hz"] <= 400 and "words_per_s" in state
     stats = pipeline.stats()
     assert stats["speakers"] == 2 and stats["attributed"] == len(finals)
+    # One encoder look-up per segment at most, however many partials it had.
+    segments = {e["segment_id"] for e in dicts if e["type"] == "PARTIAL"}
+    assert 0 < stats["tentative_lookups"] <= len(segments)
     # Requests and commitments in the meeting are found in their turns.
     actions = [a for e in dicts if e["type"] == "SEMANTIC_UPDATE" for a in e["payload"]["actions"]]
     texts = [e["payload"]["turn"]["text"] for e in dicts if e["type"] == "SPEAKER_TURN"]
@@ -141,6 +174,7 @@ def test_a_stream_client_gets_speakers_and_turns_by_default(
     got = _stream(server, pcm16(decode_file(path)), {})
     check_stream(got.events)
     _check_turns(got.events, clips)
+    _check_partial_speakers(got.events)
     assert got.events[-1]["type"] == "SESSION_ENDED"
     assert got.events[-1]["payload"]["stats"]["speakers"] == 2
     _check_snapshot_turns(server, got.of("SESSION_STARTED")[0]["payload"]["session_id"], got)

@@ -343,10 +343,37 @@ def test_captions_are_labelled_by_speaker_and_names_are_editable(
     with playwright_api.sync_playwright() as pw:
         browser = _launch(pw, spoken)
         page = _open(browser, server, page_errors)
+        # Record which speaker colour each sentence showed while it was being spoken.
+        page.evaluate(
+            """() => {
+              const p = document.querySelector('#partial');
+              window.partialSpeakers = new Set();
+              new MutationObserver(() => {
+                if (p.dataset.speaker && p.dataset.segment) window.partialSpeakers.add(
+                  [p.dataset.segment, p.dataset.speaker, p.className].join('|'));
+              }).observe(p, {attributes: true});
+            }"""
+        )
         page.click("#start")
+        # The third sentence is Speaker 1's again: its partial takes that colour.
+        page.wait_for_function(
+            "document.querySelector('#partial').dataset.speaker === 'spk-0'"
+            " && document.querySelectorAll('#finals li').length >= 2",
+            timeout=40_000,
+        )
+        page.screenshot(path=str(ARTIFACTS / "ui-partial-speaker.png"))
         page.wait_for_function(
             "document.querySelectorAll('#finals li[data-speaker]').length >= 3", timeout=40_000
         )
+        seen = page.evaluate("[...window.partialSpeakers]")
+        finals = page.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#finals li')]"
+            ".map(li => [li.dataset.segment, li.dataset.speaker]))"
+        )
+        for entry in seen:
+            segment, speaker, classes = entry.split("|")
+            assert f"speaker-{speaker.removeprefix('spk-')}" in classes, entry
+            assert finals.get(segment) == speaker, (entry, finals)
         labels = page.locator("#finals button.speaker").all_inner_texts()
         assert labels[:2] == ["Speaker 1", "Speaker 2"], labels
         rows = page.evaluate(

@@ -96,7 +96,7 @@ class PartialFinalAggregator:
         split: SpeakerChange | None = None,
     ) -> list[Envelope]:
         if isinstance(event, UtterancePartial):
-            return self.on_partial(event)
+            return self.on_partial(event, speaker_id=speaker_id)
         return self.on_final(event, speaker_id=speaker_id, audio_state=audio_state, split=split)
 
     def _segment(self, utterance: int) -> _SegmentState:
@@ -121,7 +121,11 @@ class PartialFinalAggregator:
             del self._segments[key]
         self._forgotten_below = horizon
 
-    def on_partial(self, event: UtterancePartial) -> list[Envelope]:
+    def on_partial(
+        self, event: UtterancePartial, *, speaker_id: str | None = None
+    ) -> list[Envelope]:
+        """A PARTIAL; ``speaker_id`` is who probably says it (tentative, from the start of
+        the sentence), else the session's fixed speaker, if any."""
         if self._finished(event.utterance):
             self.late_partials += 1
             logger.debug("discarding late partial for utterance %d", event.utterance)
@@ -133,7 +137,7 @@ class PartialFinalAggregator:
             text=event.text,
             stable_text=event.stable_text,
             unstable_text=event.text[len(event.stable_text) :].lstrip(),
-            speaker_id=self._speaker,
+            speaker_id=speaker_id or self._speaker,
             words=_words(event.stable + event.unstable),
         )
         envelope = self.emitter.emit(

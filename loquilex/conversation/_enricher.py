@@ -1,7 +1,8 @@
 """Enricher: what the conversation layer adds to one stream's finals.
 
 Before a FINALIZED is built, :meth:`extras` (blocking, off the event loop) says who spoke it
-(``diarize``) and how (``prosody``, into ``audio_state``). After it is sent, :meth:`after`
+(``diarize``) and how (``prosody``, into ``audio_state``); a PARTIAL's tentative speaker
+comes from :meth:`partial_speaker`. After it is sent, :meth:`after`
 returns the SPEAKER_TURN and SEMANTIC_UPDATE it closed, if any; :meth:`close` those of the
 last turn at the end of the stream.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loquilex.aggregation import SpeakerChange
-from loquilex.asr import UtteranceFinal
+from loquilex.asr import UtteranceFinal, UtterancePartial
 from loquilex.audio import AudioHistory
 from loquilex.config import ConversationConfig
 from loquilex.conversation._prosody import ProsodyTracker
@@ -26,6 +27,11 @@ __all__ = ["Enricher", "FinalExtras", "build_enricher"]
 
 #: The audio a final covers is widened by this much each side (word times are approximate).
 _PAD_S = 0.1
+#: A partial's tentative speaker is looked up once its segment holds this much audio (one
+#: encoder window), from that first stretch, once per segment (~25 ms of CPU).
+_PARTIAL_SPEAKER_S = 1.6
+#: Segments whose tentative speaker is remembered (the open one and a few finished ones).
+_PARTIAL_MEMORY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,7 @@ class Enricher:
         history_s: float = 60.0,
     ) -> None:
         self.history = AudioHistory(history_s)
+        self._partial_speakers: dict[int, str | None] = {}
         self.diarizer = Diarizer(encoder, cluster) if encoder is not None else None
         self.prosody = ProsodyTracker() if prosody else None
         self.prosody_s = 0.0  # CPU seconds spent measuring prosody
@@ -55,6 +62,25 @@ class Enricher:
 
     def feed(self, samples: Any) -> None:
         self.history.append(samples)
+
+    def partial_speaker_due(self, partial: UtterancePartial) -> bool:
+        """Whether :meth:`partial_speaker` would run the encoder (blocking) for this one."""
+        return (
+            self.diarizer is not None
+            and partial.utterance not in self._partial_speakers
+            and partial.end - partial.start >= _PARTIAL_SPEAKER_S
+        )
+
+    def partial_speaker(self, partial: UtterancePartial) -> str | None:
+        """The tentative speaker of a sentence still being spoken (PARTIAL's speaker_id):
+        whom its first 1.6 s sound like among the speakers known so far, or None until
+        then or when it is like nobody yet. Its FINALIZED may say otherwise."""
+        if self.partial_speaker_due(partial) and self.diarizer is not None:
+            audio = self.history.between(partial.start, partial.start + _PARTIAL_SPEAKER_S)
+            self._partial_speakers[partial.utterance] = self.diarizer.tentative(audio)
+            while len(self._partial_speakers) > _PARTIAL_MEMORY:
+                del self._partial_speakers[min(self._partial_speakers)]
+        return self._partial_speakers.get(partial.utterance)
 
     def extras(self, final: UtteranceFinal) -> FinalExtras:
         if not final.text.strip():

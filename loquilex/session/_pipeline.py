@@ -11,7 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from loquilex.aggregation import PartialFinalAggregator
-from loquilex.asr import AsyncRecognizer, DecodeScheduler, StreamingASR, UtteranceFinal
+from loquilex.asr import (
+    AsyncRecognizer,
+    DecodeScheduler,
+    StreamingASR,
+    UtteranceFinal,
+    UtterancePartial,
+)
 from loquilex.audio import SAMPLE_RATE, AudioSource
 from loquilex.conversation import Enricher, FinalExtras
 from loquilex.protocol import Envelope, ErrorPayload, MetricsPayload
@@ -76,6 +82,8 @@ class CaptionPipeline:
                 extras = FinalExtras(None, {})
                 if self.enricher is not None and isinstance(event, UtteranceFinal):
                     extras = await self._extras(self.enricher, event)
+                elif self.enricher is not None and isinstance(event, UtterancePartial):
+                    extras = FinalExtras(await self._partial_speaker(self.enricher, event), {})
                 for envelope in self.aggregator.handle(
                     event,
                     speaker_id=extras.speaker_id,
@@ -107,23 +115,37 @@ class CaptionPipeline:
         try:
             return await asyncio.to_thread(enricher.extras, final)
         except Exception as exc:
-            logger.exception("enriching a final of %s failed", self._name or "stream")
-            if not self._enrich_failed:
-                self._enrich_failed = True
-                self._sink(
-                    self.aggregator.emitter.emit(
-                        "ERROR",
-                        ErrorPayload(
-                            code="ENRICHMENT_FAILURE",
-                            message=f"speaker/prosody enrichment failed ({type(exc).__name__}); "
-                            "captions go on without it",
-                            recoverable=True,
-                        ),
-                    )
-                )
+            self._enrichment_failed(exc, "a final")
             return FinalExtras(None, {})
         finally:
             self.enrich_wait_s.append(time.monotonic() - began)
+
+    async def _partial_speaker(self, enricher: Enricher, partial: UtterancePartial) -> str | None:
+        """A partial's tentative speaker: known, or looked up off the loop once per segment."""
+        if not enricher.partial_speaker_due(partial):
+            return enricher.partial_speaker(partial)
+        try:
+            return await asyncio.to_thread(enricher.partial_speaker, partial)
+        except Exception as exc:
+            self._enrichment_failed(exc, "a partial")
+            return None
+
+    def _enrichment_failed(self, exc: Exception, what: str) -> None:
+        logger.error("enriching %s of %s failed", what, self._name or "stream", exc_info=exc)
+        if self._enrich_failed:
+            return
+        self._enrich_failed = True
+        self._sink(
+            self.aggregator.emitter.emit(
+                "ERROR",
+                ErrorPayload(
+                    code="ENRICHMENT_FAILURE",
+                    message=f"speaker/prosody enrichment failed ({type(exc).__name__}); "
+                    "captions go on without it",
+                    recoverable=True,
+                ),
+            )
+        )
 
     async def _feed(self, recognizer: AsyncRecognizer) -> None:
         try:

@@ -104,6 +104,18 @@ class OnlineSpeakers:
             return np.zeros(0, np.float32)
         return np.array([float(c.unit @ vector) for c in self._centroids], np.float32)
 
+    def nearest(self, vector: Vector) -> int | None:
+        """The known speaker ``vector`` sounds like, judged as :meth:`assign` judges (the
+        last speaker favoured by ``continuity``); None when it is like nobody. Changes
+        nothing: for a tentative answer before the stretch is over."""
+        sims = self.similarities(vector)
+        if sims.size == 0:
+            return None
+        if self.last is not None:
+            sims[self.last] += self.settings.continuity
+        best = int(np.argmax(sims))
+        return best if sims[best] >= self.settings.threshold else None
+
     def assign(self, vector: Vector, speech_s: float) -> Assignment:
         cfg = self.settings
         sims = self.similarities(vector)

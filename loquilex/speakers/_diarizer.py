@@ -55,6 +55,7 @@ class Diarizer:
         self.speakers = OnlineSpeakers(settings)
         self.compute_s = 0.0
         self.attributed = 0
+        self.tentative_lookups = 0
 
     def attribute(self, audio: npt.NDArray[np.float32]) -> Attribution | None:
         """Who said ``audio`` (one final's); None when there is too little of it."""
@@ -93,6 +94,18 @@ class Diarizer:
             assignment.new,
             round(embedding.speech_s, 3),
         )
+
+    def tentative(self, audio: npt.NDArray[np.float32]) -> str | None:
+        """Who is probably saying ``audio`` (the start of a sentence still being spoken),
+        from one encoder window, among the speakers known so far; None when the voice is
+        like nobody's yet. Changes nothing: the final decides."""
+        if audio.size < SAMPLE_RATE // 10 or self.speakers.count == 0:
+            return None
+        began = time.thread_time()
+        speaker = self.speakers.nearest(self.encoder.embed(audio, max_windows=1).vector)
+        self.compute_s += time.thread_time() - began
+        self.tentative_lookups += 1
+        return speaker_label(speaker) if speaker is not None else None
 
     def _change(self, embedding: Embedding) -> tuple[int, Vector, Vector, bool] | None:
         """Where the voice changes inside a final, if it clearly does: (index of the first
@@ -159,4 +172,5 @@ class Diarizer:
             "speakers": self.speakers.count,
             "diarize_s": round(self.compute_s, 3),
             "attributed": self.attributed,
+            "tentative_lookups": self.tentative_lookups,
         }

@@ -195,6 +195,7 @@ function setPartial(segmentId, segment) {
     const old = p.querySelector(".translation");
     if (old) old.remove();
     delete p.dataset.segment;
+    setPartialSpeaker(p, null);
     return;
   }
   if (p.dataset.segment !== segmentId) {
@@ -202,11 +203,25 @@ function setPartial(segmentId, segment) {
     if (old) old.remove();
   }
   p.dataset.segment = segmentId;
+  setPartialSpeaker(p, segment.speaker_id);
   const stable = segment.stable_text || "";
   p.querySelector(".stable").textContent = stable;
   p.querySelector(".unstable").textContent =
     (stable && segment.unstable_text ? " " : "") + (segment.unstable_text || "");
   scrollToEnd();
+}
+
+// The sentence being spoken takes its tentative speaker's colour (the final decides).
+function setPartialSpeaker(p, speaker) {
+  for (const cls of [...p.classList]) if (cls.startsWith("speaker-")) p.classList.remove(cls);
+  if (speaker) {
+    p.dataset.speaker = speaker;
+    p.classList.add(speakerClass(speaker));
+    p.title = `Probably ${speakerName(speaker)}`;
+  } else {
+    delete p.dataset.speaker;
+    p.removeAttribute("title");
+  }
 }
 
 function translationLine(text, lang) {
