@@ -88,3 +88,26 @@ def test_a_comma_ends_a_final_only_after_enough_words() -> None:
         sentence_break(words, first=0, audio_end=1.6, right_context_s=0.3, clause_min_words=4)
         is None
     )
+    # A comma needs more audio after it than a full stop does.
+    assert (
+        sentence_break(
+            words,
+            first=0,
+            audio_end=2.0,
+            right_context_s=0.3,
+            clause_min_words=4,
+            clause_context_s=1.0,
+        )
+        is None
+    )
+    assert (
+        sentence_break(
+            words,
+            first=0,
+            audio_end=2.4,
+            right_context_s=0.3,
+            clause_min_words=4,
+            clause_context_s=1.0,
+        )
+        == 3
+    )

@@ -174,16 +174,20 @@ def sentence_break(
     audio_end: float,
     right_context_s: float,
     clause_min_words: int = 0,
+    clause_context_s: float = 0.0,
 ) -> int | None:
     """Index of the first word at or after ``first`` that may end a final
     (:func:`ends_final`) and is followed by another word, at least ``right_context_s``
     before ``audio_end``: a sentence end that the decoder saw the next sentence begin
-    after, not one it guessed at the window edge."""
+    after, not one it guessed at the window edge. A comma needs ``clause_context_s``:
+    cut off after 0.3 s, a misheard start ("But when there is ice today," for "The weather
+    is nice today,") was final before a longer decode could correct it."""
     for i in range(max(first, 0), len(words) - 1):
         if words[i].t1 > audio_end - right_context_s:
             return None
         if ends_final(words, i, clause_min_words):
-            return i
+            if ends_sentence(words[i].w) or words[i].t1 <= audio_end - clause_context_s:
+                return i
     return None
 
 

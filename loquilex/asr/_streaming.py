@@ -559,6 +559,7 @@ class StreamingASR:
             audio_end=end_s,
             right_context_s=cfg.sentence_context_s,
             clause_min_words=clause,
+            clause_context_s=cfg.clause_context_s,
         )
         if at is None:
             pending = next((i for i in range(len(shown) - 1) if ends_final(shown, i, clause)), None)

@@ -81,8 +81,22 @@ def speak(text: str, *, voice: str = "en-us", rate: int = 165) -> npt.NDArray[np
             check=True,
             capture_output=True,
         )
+        # No dither (-D): sox's default dither is random, so the same text gave slightly
+        # different samples each time, and tiny.en's errors on a whole meeting moved by
+        # ±4 words of 193 between two builds of the same recording.
         subprocess.run(
-            [_require("sox"), str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(wav)],
+            [
+                _require("sox"),
+                "-D",
+                str(raw),
+                "-r",
+                str(SAMPLE_RATE),
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(wav),
+            ],
             check=True,
             capture_output=True,
         )

@@ -70,6 +70,12 @@ class StreamConfig(BaseModel):
         description="A comma the final beam confirms ends a final once that final has this "
         "many words (long run-on sentences); 0: only sentence ends do.",
     )
+    clause_context_s: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=3,
+        description="Audio a comma needs after it before it ends a final without a pause.",
+    )
     max_segment_s: float = Field(
         default=12.0, ge=2, le=28, description="Longest utterance before a cut between words."
     )
