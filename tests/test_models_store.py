@@ -180,3 +180,17 @@ def test_cli_models_unknown(cli: CliRunner) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0
     assert "unknown model 'enormous'" in proc.stderr
+
+
+def test_cuda_without_a_cuda_device_is_refused_in_words() -> None:
+    import ctranslate2
+
+    from loquilex.models import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    if ctranslate2.get_cuda_device_count() > 0:
+        assert resolve_device("cuda") == "cuda" and resolve_device("auto") == "cuda"
+        return
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(ModelError, match="no CUDA device on this machine"):
+        resolve_device("cuda")

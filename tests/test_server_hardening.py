@@ -277,6 +277,7 @@ def test_audio_floods_are_rate_limited_and_memory_stays_bounded(
 
 # -- 6. path traversal and over-long names -----------------------------------------------------
 def test_no_path_traversal_and_long_names_are_clean_errors(server: Server) -> None:
+    (server.data_dir / "sessions").mkdir(parents=True, exist_ok=True)
     (server.data_dir / "transcript.jsonl").write_text('{"secret": "data dir"}\n')
     (server.data_dir / "sessions" / "transcript.jsonl").write_text('{"secret": "sessions"}\n')
     for raw in ("%2e%2e", "..", ".%2e", "%2E%2E", ".", "%2e", "a" * 300):
@@ -292,6 +293,20 @@ def test_no_path_traversal_and_long_names_are_clean_errors(server: Server) -> No
         assert long_model.status_code == 422
         long_path = http.post("/sessions", json={"source": "file", "path": "p" * 5000})
         assert long_path.status_code == 422
+        # Names no file system takes: each is a 422 that says what was wrong, never a 500.
+        # (Lone surrogates are written as JSON escapes, as a hostile client would send them.)
+        for body, says in (
+            ('{"model": "a\\u0000b"}', "unknown model"),
+            ('{"source": "file", "path": "a\\u0000"}', "no audio file"),
+            ('{"source": "file", "path": "' + "p" * 300 + '"}', "no audio file"),
+            ('{"model": "\\ud800"}', "valid string"),
+            ('{"source": "file", "path": "\\udcff"}', "valid string"),
+            ('{"\\ud800": 1}', "valid string"),
+        ):
+            refused = http.post(
+                "/sessions", content=body, headers={"Content-Type": "application/json"}
+            )
+            assert refused.status_code == 422 and says in refused.text, (body, refused.text)
 
     async def start_with_long_model() -> Received:
         got = Received()
@@ -303,6 +318,7 @@ def test_no_path_traversal_and_long_names_are_clean_errors(server: Server) -> No
 
     got = asyncio.run(start_with_long_model())
     assert _codes(got.events) == ["INVALID_MESSAGE"]
+    assert "Traceback" not in server.log.read_text()
 
 
 # -- 7 and 8. hostile frames get INVALID_MESSAGE; no tracebacks; close codes -----------------

@@ -52,12 +52,21 @@ def validate_model_dir(path: Path) -> None:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when CTranslate2 sees a CUDA device, else ``cpu``."""
-    if device != "auto":
+    """``auto`` → ``cuda`` when CTranslate2 sees a CUDA device, else ``cpu``. ``cuda`` on a
+    machine without one is refused here, in words, before a load fails obscurely."""
+    if device == "cpu":
         return device
     import ctranslate2
 
-    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    cuda = ctranslate2.get_cuda_device_count() > 0
+    if device == "auto":
+        return "cuda" if cuda else "cpu"
+    if device == "cuda" and not cuda:
+        raise ModelError(
+            "device 'cuda' was asked for, but CTranslate2 finds no CUDA device on this "
+            "machine; use device 'cpu' or 'auto'"
+        )
+    return device
 
 
 def load_whisper(

@@ -65,6 +65,7 @@ class _HostOriginGuard:
             public = path in _PUBLIC or path.startswith(("/ui/", _DOCS_ASSETS + "/"))
             if not public and not token_ok(self.settings, [_bearer(headers)]):
                 challenge = {"WWW-Authenticate": "Bearer"}
+                refusal: JSONResponse
                 if path.startswith(OPENAI_PREFIX + "/"):
                     refusal = openai_error(
                         401,

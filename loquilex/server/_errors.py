@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from loquilex.errors import (
     AudioDecodeError,
@@ -24,6 +23,7 @@ from loquilex.errors import (
     SessionError,
     UnsupportedError,
 )
+from loquilex.server._json import SafeJSONResponse
 from loquilex.server._openai import OPENAI_PREFIX, openai_error
 
 __all__ = ["install_error_handlers", "status_for"]
@@ -55,7 +55,7 @@ def status_for(exc: LoquiLexError) -> int:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoquiLexError)
-    async def _known(request: Request, exc: LoquiLexError) -> JSONResponse:
+    async def _known(request: Request, exc: LoquiLexError) -> SafeJSONResponse:
         if exc.__cause__ is not None:
             # The client gets our one clean line; the log keeps what the library said.
             logger.warning(
@@ -64,12 +64,13 @@ def install_error_handlers(app: FastAPI) -> None:
         body: dict[str, str] = {"detail": str(exc)}
         if isinstance(exc, MisdirectedError):
             body |= {"owner_url": exc.owner_url, "node_id": exc.node_id}
-        return JSONResponse(body, status_code=status_for(exc))
+        return SafeJSONResponse(body, status_code=status_for(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> SafeJSONResponse:
         if not request.url.path.startswith(OPENAI_PREFIX + "/"):
-            return await request_validation_exception_handler(request, exc)
+            # FastAPI's own answer, in a response that survives text no UTF-8 can hold.
+            return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         first = exc.errors()[0] if exc.errors() else {}
         where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query")]
         param = where[0] if where else None
@@ -78,8 +79,8 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unknown(request: Request, exc: Exception) -> JSONResponse:
+    async def _unknown(request: Request, exc: Exception) -> SafeJSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         if request.url.path.startswith(OPENAI_PREFIX + "/"):
             return openai_error(500, "internal server error", type="server_error")
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+        return SafeJSONResponse({"detail": "internal server error"}, status_code=500)

@@ -29,6 +29,7 @@ from loquilex.errors import AudioDecodeError, LoquiLexError, ModelError
 from loquilex.export import Transcript, render
 from loquilex.models import load_whisper
 from loquilex.server._deps import ManagerDep
+from loquilex.server._json import SafeJSONResponse
 from loquilex.session import SessionManager
 
 __all__ = ["OPENAI_PREFIX", "OpenAIError", "UploadLimit", "openai_error", "openai_router"]
@@ -103,12 +104,12 @@ def openai_error(
     param: str | None = None,
     code: str | None = None,
     headers: dict[str, str] | None = None,
-) -> JSONResponse:
+) -> SafeJSONResponse:
     body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return SafeJSONResponse(body, status_code=status, headers=headers)
 
 
-def error_response(exc: OpenAIError) -> JSONResponse:
+def error_response(exc: OpenAIError) -> SafeJSONResponse:
     return openai_error(exc.status, exc.message, type=exc.type, param=exc.param, code=exc.code)
 
 

@@ -136,8 +136,8 @@ class SessionManager:
         if model is None or model in CATALOG or model == self.default_model:
             return model
         root = self.store.models_dir.resolve()
-        candidate = (root / model).resolve()
-        if candidate.is_relative_to(root) and candidate != root and candidate.is_dir():
+        candidate = _inside(root, model, Path.is_dir)
+        if candidate is not None and candidate != root:
             return str(candidate)
         raise ModelNotFoundError(
             f"unknown model {model[:80]!r}: use an installed model id ({', '.join(CATALOG)}) "
@@ -152,10 +152,9 @@ class SessionManager:
                 "file sessions are off over the API: set LX_SERVER__MEDIA_DIR to the directory "
                 "they may read from"
             )
-        root = media.resolve()
-        candidate = (root / (path or "")).resolve()
-        if not candidate.is_relative_to(root) or not candidate.is_file():
-            raise UnsupportedError(f"no audio file {path!r} in the media directory")
+        candidate = _inside(media.resolve(), path or "", Path.is_file)
+        if candidate is None:
+            raise UnsupportedError(f"no audio file {(path or '')[:200]!r} in the media directory")
         return str(candidate)
 
     async def warm_up(self) -> None:
@@ -541,3 +540,16 @@ class SessionManager:
 
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def _inside(root: Path, name: str, is_kind: Callable[[Path], bool]) -> Path | None:
+    """``root / name`` resolved when it lies inside ``root`` and ``is_kind`` holds for it;
+    None as well when it is no usable path at all (a NUL byte, a lone surrogate, a name
+    longer than the file system allows): a client's name is refused, never an error."""
+    try:
+        candidate = (root / name).resolve()
+        if not candidate.is_relative_to(root) or not is_kind(candidate):
+            return None
+    except (OSError, ValueError):  # UnicodeEncodeError is a ValueError
+        return None
+    return candidate
