@@ -296,3 +296,25 @@ def test_a_long_run_on_sentence_is_final_at_a_confirmed_comma() -> None:
     sentence_only, _ = _make(vocab, clause_min_words=0)
     texts = [e.text for e in _finals(_run(sentence_only, audio))]
     assert texts == [" ".join(words)]
+
+
+def test_a_comma_waits_for_its_own_context_without_extra_decodes() -> None:
+    """A comma that could end a final needs ``clause_context_s`` of audio after it; the
+    next decode is brought forward to that moment, not to the full stop's shorter
+    ``sentence_context_s`` after which every step would decode again for nothing."""
+    vocab: list[str] = []
+    lead = "okay, we signed the contract on thursday,".split()
+    words = [*lead, *"the integration takes two more sprints at least".split()]
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    comma_end = 0.5 + len(lead) * 0.35 - 0.05
+    asr, engine = _make(vocab, clause_min_words=6, clause_context_s=1.0)
+    decoded_at: list[float] = []
+    for i in range(0, len(audio), 320):
+        asr.feed(audio[i : i + 320])
+        before = len(engine.calls)
+        asr.process()
+        decoded_at += [(i + 320) / SR] * (len(engine.calls) - before)
+    waiting = [t for t in decoded_at if comma_end + 0.35 < t < comma_end + 0.95]
+    # At the partial cadence (0.7 s) one regular decode may fall in that 0.6 s; no more.
+    assert len(waiting) <= 1, waiting
+    assert any(comma_end + 1.0 <= t < comma_end + 1.2 for t in decoded_at), decoded_at

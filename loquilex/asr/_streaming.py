@@ -562,11 +562,16 @@ class StreamingASR:
             clause_context_s=cfg.clause_context_s,
         )
         if at is None:
-            pending = next((i for i in range(len(shown) - 1) if ends_final(shown, i, clause)), None)
-            if pending is not None:
-                # Decode again as soon as this sentence end has enough audio after it.
-                due = self._sample(shown[pending].t1 + cfg.sentence_context_s) + WINDOW
-                utt.next_decode = min(utt.next_decode, due)
+            # Decode again as soon as a sentence end (or comma) has the audio after it that
+            # it needs: a full stop ``sentence_context_s``, a comma ``clause_context_s``.
+            dues = [
+                self._sample(shown[i].t1 + self._context_needed(shown[i])) + WINDOW
+                for i in range(len(shown) - 1)
+                if ends_final(shown, i, clause)
+            ]
+            dues = [due for due in dues if due > end]  # (word times can overlap)
+            if dues:
+                utt.next_decode = min(utt.next_decode, min(dues))
             return None
         if at < len(utt.committed) - 1 or (
             at < len(utt.committed) and ends_sentence(utt.committed[at].w)
@@ -596,6 +601,13 @@ class StreamingASR:
             return None
         utt.candidate_logprob = logprob
         return self._final_and_carry(utt, words, confirmed, "punctuation")
+
+    def _context_needed(self, word: Word) -> float:
+        """Audio a final ending at ``word`` needs after it (see :func:`sentence_break`)."""
+        cfg = self.config
+        if ends_sentence(word.w):
+            return cfg.sentence_context_s
+        return max(cfg.sentence_context_s, cfg.clause_context_s)
 
     def _partial_event(self, utt: _Utterance, extension: str, end: int) -> list[AsrEvent]:
         stable_text = _join(utt.committed)
