@@ -15,7 +15,7 @@ AUDIO=bench/audio/devset
 OUT=${BENCH_OUT:-bench/results/devset}
 mkdir -p "$AUDIO" "$OUT"
 $LX bench devset "$AUDIO"
-names=${BENCH_ONLY:-"meeting-paused meeting-turns voices-2 voices-3 quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets"}
+names=${BENCH_ONLY:-"meeting-paused meeting-turns voices-2 voices-3 standup quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets"}
 results=()
 for name in $names; do
     echo "== $name"
@@ -39,7 +39,7 @@ done
 # then everything on at once: speakers, prosody, semantics and live translation.
 speakers=()
 mkdir -p bench/results/speakers
-for name in ${BENCH_SPEAKERS:-"voices-2 voices-3 meeting-turns quiet-whisper harvard-2spk harvard-quiet lj-read meeting-paused"}; do
+for name in ${BENCH_SPEAKERS:-"voices-2 voices-3 standup meeting-turns quiet-whisper harvard-2spk harvard-quiet lj-read meeting-paused"}; do
     echo "== $name, speakers"
     $LX bench stream "$AUDIO/$name.wav" --ref "$AUDIO/$name.txt" --no-offline --diarize --prosody \
         --json "bench/results/speakers/$name.json"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from loquilex.asr import Endpointer, EndpointerConfig, EndpointSignal
 from loquilex.asr._vad import WINDOW
@@ -93,19 +94,23 @@ def test_energy_vad_learns_the_noise_floor() -> None:
     assert probs[-per_s // 2 :].max() < 0.35
 
 
-def test_the_devset_meeting_runs_sentences_together_inside_turns(tmp_path: Path) -> None:
-    from loquilex.bench._corpus import TURNS
+@pytest.mark.parametrize("name", ["meeting-turns", "standup"])
+def test_the_devset_meetings_run_sentences_together_inside_turns(tmp_path: Path, name: str) -> None:
+    from loquilex.bench._corpus import STANDUP_TURNS, TURNS
     from loquilex.bench._devset import build_devset
 
-    build_devset(tmp_path, tmp_path / "cache", names=["meeting-turns"], real=False)
-    timing = json.loads((tmp_path / "meeting-turns.timing.json").read_text())
-    sentences = [s for _, turn in TURNS for s in turn]
+    turns = {"meeting-turns": TURNS, "standup": STANDUP_TURNS}[name]
+    build_devset(tmp_path, tmp_path / "cache", names=[name], real=False)
+    timing = json.loads((tmp_path / f"{name}.timing.json").read_text())
+    sentences = [s for _, turn in turns for s in turn]
     assert [c["text"] for c in timing] == sentences
+    speakers = [f"voice-{speaker}" for speaker, turn in turns for _ in turn]
+    assert [c["speaker"] for c in timing] == speakers
     gaps = [b["start"] - a["end"] for a, b in itertools.pairwise(timing)]
-    last_of_turn = set(np.cumsum([len(turn) for _, turn in TURNS]) - 1)
+    last_of_turn = set(np.cumsum([len(turn) for _, turn in turns]) - 1)
     for i, gap in enumerate(gaps):
         if i in last_of_turn:
             assert 0.29 <= gap <= 1.51
         else:
             assert 0.04 <= gap <= 0.16
-    assert (tmp_path / "meeting-turns.txt").read_text().strip() == " ".join(sentences)
+    assert (tmp_path / f"{name}.txt").read_text().strip() == " ".join(sentences)

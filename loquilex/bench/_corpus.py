@@ -117,3 +117,84 @@ TURNS: tuple[tuple[int, tuple[str, ...]], ...] = (
 
 #: espeak-ng voices of the three speakers (voice, words per minute).
 TURN_VOICES: tuple[tuple[str, int], ...] = (("en-us", 170), ("en-gb+f3", 180), ("en-us+m3", 160))
+
+#: A second meeting, held out: written after the streaming settings were chosen, and never
+#: used to choose them. A support team's stand-up in three other voices, with the same
+#: shape (run-together sentences inside a turn, short replies, names, numbers and dates).
+STANDUP_TURNS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        0,
+        (
+            "Morning, everyone.",
+            "We have a lot to cover, so let's keep it short.",
+            "Lucas, how did the weekend on call go?",
+        ),
+    ),
+    (
+        1,
+        (
+            "It was quiet until Sunday night.",
+            "The billing service went down at eleven fifteen and stayed down for forty minutes.",
+            "A certificate had expired on one of the load balancers.",
+            "I renewed it by hand and wrote up the steps in the wiki.",
+        ),
+    ),
+    (2, ("How many customers noticed?",)),
+    (
+        1,
+        (
+            "About two hundred, mostly in Canada.",
+            "We sent them a short apology on Monday.",
+        ),
+    ),
+    (
+        0,
+        (
+            "Thank you for handling that.",
+            "Can we make sure certificates renew on their own from now on?",
+        ),
+    ),
+    (
+        2,
+        (
+            "Yes, I can set that up this week.",
+            "It needs a small change to the deployment scripts.",
+            "I should have it ready for review by Wednesday afternoon.",
+        ),
+    ),
+    (0, ("Perfect.",)),
+    (
+        0,
+        (
+            "Next, the ticket backlog.",
+            "We closed three hundred and twelve tickets last week"
+            " and opened two hundred and ninety.",
+            "The queue is finally shrinking.",
+        ),
+    ),
+    (
+        1,
+        (
+            "That is good news.",
+            "Most of the new ones are about the mobile login.",
+        ),
+    ),
+    (
+        2,
+        (
+            "The fix for that ships on the nineteenth.",
+            "Until then, please point people to the help article.",
+        ),
+    ),
+    (
+        0,
+        (
+            "Sounds good.",
+            "Last thing, Hannah starts on Monday, so please say hello.",
+            "That's all from me.",
+        ),
+    ),
+)
+
+#: espeak-ng voices of the stand-up, none of them used by the other meetings.
+STANDUP_VOICES: tuple[tuple[str, int], ...] = (("en-gb", 170), ("en-us+f2", 175), ("en-us+m5", 160))

