@@ -273,3 +273,19 @@ def test_without_the_encoder_diarize_defaults_off_and_asking_for_it_is_refused(
     assert encoder_for(False, True) is None
     with pytest.raises(UnsupportedError, match="resemblyzer"):
         encoder_for(True, True)
+
+
+def test_a_short_interjection_goes_to_the_known_voice_it_is_clearly_like() -> None:
+    """A one-word reply by someone who spoke before ("Good.") is theirs, though too short
+    to open a speaker or move a centroid; one about as like the last speaker stays there."""
+    speakers = OnlineSpeakers(ClusterSettings(threshold=0.8, min_speech_s=1.0))
+    speakers.assign(_unit(1, 0, 0), 2.0)  # spk-0
+    speakers.assign(_unit(0, 1, 0), 2.0)  # spk-1 speaks last
+    before = speakers.centroid(0).copy()
+    reply = speakers.assign(_unit(0.75, 0.35, 0.56), 0.4)  # 0.75 like spk-0, 0.35 like spk-1
+    assert (reply.speaker, reply.new) == (0, False)
+    assert np.allclose(speakers.centroid(0), before), "a short stretch moved a centroid"
+    unsure = speakers.assign(_unit(0.62, 0.6, 0.5), 0.4)  # about as like both
+    assert unsure.speaker == 0  # the last speaker is now spk-0: the turn goes on
+    faint = speakers.assign(_unit(0.1, 0.45, 0.89), 0.4)  # like nobody enough
+    assert faint.speaker == 0 and speakers.count == 2

@@ -5,7 +5,8 @@ cosine similarity of its embedding to that speaker's centroid reaches ``threshol
 opens a new speaker, up to ``max_speakers`` (then it joins the nearest). Centroids are
 duration-weighted sums with a decay, so a voice that drifts (a cold getting worse, a new
 microphone) is followed. Short stretches say little about a voice: below ``min_speech_s``
-one never opens a speaker nor moves a centroid, and leans towards whoever spoke last.
+one never opens a speaker nor moves a centroid, and stays with whoever spoke last unless it
+is clearly more like another known speaker (an interjection).
 
 Offline (``transcribe``): average-linkage agglomerative clustering of every stretch at once,
 which sees the whole conversation before deciding, then ids in order of first appearance.
@@ -52,6 +53,11 @@ class ClusterSettings:
     min_speech_s: float = 1.0
     #: Added to the similarity of whoever spoke last: turns are runs.
     continuity: float = 0.03
+    #: A stretch too short to trust goes to a known speaker other than the last one only
+    #: when it sounds this much more like them (an interjection: "Good.", "Perfect.").
+    short_margin: float = 0.05
+    #: ... and at least this like them at all.
+    short_floor: float = 0.5
     #: Weight left on a centroid's past per second of new speech (adaptation).
     decay_per_s: float = 0.98
 
@@ -129,7 +135,11 @@ class OnlineSpeakers:
         if scored[best] < cfg.threshold and reliable and self.count < cfg.max_speakers:
             return self._open(vector, speech_s, float(sims[best]))
         if not reliable and self.last is not None and scored[best] < cfg.threshold:
-            best = self.last  # too short to tell, and like nobody: assume the turn goes on
+            # Too short to be sure of anyone: the turn goes on, unless the stretch is
+            # clearly more like another known speaker (someone else's "Good.").
+            rival = int(np.argmax(sims))
+            clearer = sims[rival] - sims[self.last] >= cfg.short_margin
+            best = rival if clearer and sims[rival] >= cfg.short_floor else self.last
         if reliable:
             self._centroids[best].add(vector, speech_s, cfg.decay_per_s)
         self.last = best
