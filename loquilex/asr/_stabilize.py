@@ -17,6 +17,7 @@ from loquilex.types import Word
 __all__ = [
     "agree",
     "clean_tail",
+    "context_needed",
     "drop_overlap",
     "drop_squeezed",
     "ends_final",
@@ -186,9 +187,18 @@ def sentence_break(
         if words[i].t1 > audio_end - right_context_s:
             return None
         if ends_final(words, i, clause_min_words):
-            if ends_sentence(words[i].w) or words[i].t1 <= audio_end - clause_context_s:
+            needed = context_needed(words[i], right_context_s, clause_context_s)
+            if words[i].t1 <= audio_end - needed:
                 return i
     return None
+
+
+def context_needed(word: Word, right_context_s: float, clause_context_s: float) -> float:
+    """Audio a final ending at ``word`` needs after it: ``right_context_s`` after a
+    sentence end, at least ``clause_context_s`` after a comma (see :func:`sentence_break`)."""
+    if ends_sentence(word.w):
+        return right_context_s
+    return max(right_context_s, clause_context_s)
 
 
 def split_sentences(words: Sequence[Word]) -> list[list[Word]]:

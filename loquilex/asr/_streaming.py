@@ -48,6 +48,7 @@ from loquilex.asr._engine import AsrEngine
 from loquilex.asr._stabilize import (
     agree,
     clean_tail,
+    context_needed,
     drop_overlap,
     ends_final,
     ends_sentence,
@@ -565,7 +566,11 @@ class StreamingASR:
             # Decode again as soon as a sentence end (or comma) has the audio after it that
             # it needs: a full stop ``sentence_context_s``, a comma ``clause_context_s``.
             dues = [
-                self._sample(shown[i].t1 + self._context_needed(shown[i])) + WINDOW
+                self._sample(
+                    shown[i].t1
+                    + context_needed(shown[i], cfg.sentence_context_s, cfg.clause_context_s)
+                )
+                + WINDOW
                 for i in range(len(shown) - 1)
                 if ends_final(shown, i, clause)
             ]
@@ -601,13 +606,6 @@ class StreamingASR:
             return None
         utt.candidate_logprob = logprob
         return self._final_and_carry(utt, words, confirmed, "punctuation")
-
-    def _context_needed(self, word: Word) -> float:
-        """Audio a final ending at ``word`` needs after it (see :func:`sentence_break`)."""
-        cfg = self.config
-        if ends_sentence(word.w):
-            return cfg.sentence_context_s
-        return max(cfg.sentence_context_s, cfg.clause_context_s)
 
     def _partial_event(self, utt: _Utterance, extension: str, end: int) -> list[AsrEvent]:
         stable_text = _join(utt.committed)

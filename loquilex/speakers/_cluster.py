@@ -114,13 +114,18 @@ class OnlineSpeakers:
         """The known speaker ``vector`` sounds like, judged as :meth:`assign` judges (the
         last speaker favoured by ``continuity``); None when it is like nobody. Changes
         nothing: for a tentative answer before the stretch is over."""
-        sims = self.similarities(vector)
-        if sims.size == 0:
+        scored = self._scored(self.similarities(vector))
+        if scored.size == 0:
             return None
-        if self.last is not None:
-            sims[self.last] += self.settings.continuity
-        best = int(np.argmax(sims))
-        return best if sims[best] >= self.settings.threshold else None
+        best = int(np.argmax(scored))
+        return best if scored[best] >= self.settings.threshold else None
+
+    def _scored(self, sims: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Similarities with whoever spoke last favoured by ``continuity``."""
+        scored = sims.copy()
+        if self.last is not None and scored.size:
+            scored[self.last] += self.settings.continuity
+        return scored
 
     def assign(self, vector: Vector, speech_s: float) -> Assignment:
         cfg = self.settings
@@ -128,9 +133,7 @@ class OnlineSpeakers:
         reliable = speech_s >= cfg.min_speech_s
         if sims.size == 0:
             return self._open(vector, speech_s, 1.0)
-        scored = sims.copy()
-        if self.last is not None:
-            scored[self.last] += cfg.continuity
+        scored = self._scored(sims)
         best = int(np.argmax(scored))
         if scored[best] < cfg.threshold and reliable and self.count < cfg.max_speakers:
             return self._open(vector, speech_s, float(sims[best]))
