@@ -23,6 +23,22 @@ def test_normalisation() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("went down at 1115", "went down at eleven fifteen"),
+        ("in 1995", "in nineteen ninety five"),
+        ("in 1905", "in nineteen oh five"),
+        ("by 1900", "by nineteen hundred"),
+        ("in 2026", "in two thousand twenty six"),
+        ("1,115 people", "one thousand one hundred fifteen people"),
+        ("1115.5", "one thousand one hundred fifteen point five"),
+    ],
+)
+def test_four_digits_without_a_comma_read_as_a_year_or_a_time(text: str, words: str) -> None:
+    assert normalize_text(text) == words.split()
+
+
+@pytest.mark.parametrize(
     ("ref", "hyp", "wer"),
     [
         ("the cat sat", "the cat sat", 0.0),

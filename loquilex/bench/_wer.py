@@ -34,11 +34,25 @@ def number_to_words(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _in_pairs(digits: str) -> str:
+    """A bare four-digit number as years and clock times are said: "1115" → "eleven
+    fifteen", "1905" → "nineteen oh five", "1900" → "nineteen hundred"."""
+    head, tail = int(digits[:2]), int(digits[2:])
+    if tail == 0:
+        return f"{number_to_words(head)} hundred"
+    return f"{number_to_words(head)} {'oh ' if tail < 10 else ''}{number_to_words(tail)}"
+
+
 def _spell_number(match: re.Match[str]) -> str:
-    digits = match.group(0).replace(",", "")
+    text = match.group(0)
+    digits = text.replace(",", "")
     if "." in digits:
         whole, frac = digits.split(".", 1)
         return f"{number_to_words(int(whole))} point {' '.join(_ONES[int(d)] for d in frac)}"
+    if len(text) == 4 and text[0] != "0" and text[1] != "0":
+        # Whisper writes a quantity with a comma ("1,115"); without one, four digits are
+        # a year or a time. "2026" has no such reading and stays "two thousand twenty six".
+        return _in_pairs(text)
     return number_to_words(int(digits)) if len(digits) <= 12 else digits
 
 
