@@ -8,7 +8,7 @@ from loquilex.asr._stabilize import (
     drop_squeezed,
     ends_final,
     ends_sentence,
-    sentence_break,
+    sentence_breaks,
     split_sentences,
 )
 from loquilex.types import Word
@@ -61,7 +61,7 @@ def test_an_ellipsis_does_not_end_a_sentence() -> None:
     assert not ends_sentence("about…")
     assert not ends_sentence("about..")
     words = _words(("From", 0.0, 0.4), ("about...", 0.4, 0.8), ("three", 1.2, 1.5))
-    assert sentence_break(words, first=0, audio_end=3.0, right_context_s=0.3) is None
+    assert sentence_breaks(words, first=0, audio_end=3.0, right_context_s=0.3) == []
     assert len(split_sentences(words)) == 1
 
 
@@ -80,17 +80,17 @@ def test_a_comma_ends_a_final_only_after_enough_words() -> None:
     assert not ends_final(words, 3, 5)
     assert not ends_final(words, 5, 4)  # nothing after it yet
     assert not ends_final(words, 2, 2)  # no comma
-    assert sentence_break(words, first=0, audio_end=3.0, right_context_s=0.3) is None
-    at = sentence_break(words, first=0, audio_end=3.0, right_context_s=0.3, clause_min_words=4)
-    assert at == 3
+    assert sentence_breaks(words, first=0, audio_end=3.0, right_context_s=0.3) == []
+    at = sentence_breaks(words, first=0, audio_end=3.0, right_context_s=0.3, clause_min_words=4)
+    assert at == [3, 4]  # "Priya," too: the final beam decides which, if any, ends it
     # Too little audio after the comma yet.
     assert (
-        sentence_break(words, first=0, audio_end=1.6, right_context_s=0.3, clause_min_words=4)
-        is None
+        sentence_breaks(words, first=0, audio_end=1.6, right_context_s=0.3, clause_min_words=4)
+        == []
     )
     # A comma needs more audio after it than a full stop does.
     assert (
-        sentence_break(
+        sentence_breaks(
             words,
             first=0,
             audio_end=2.0,
@@ -98,10 +98,10 @@ def test_a_comma_ends_a_final_only_after_enough_words() -> None:
             clause_min_words=4,
             clause_context_s=1.0,
         )
-        is None
+        == []
     )
     assert (
-        sentence_break(
+        sentence_breaks(
             words,
             first=0,
             audio_end=2.4,
@@ -109,5 +109,5 @@ def test_a_comma_ends_a_final_only_after_enough_words() -> None:
             clause_min_words=4,
             clause_context_s=1.0,
         )
-        == 3
+        == [3]
     )

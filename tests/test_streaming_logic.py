@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -227,25 +228,28 @@ def test_sentence_is_final_without_a_pause() -> None:
     assert after == []
 
 
+def _final_beam_writes(engine: ScriptedEngine, rewrite: dict[str, str]) -> None:
+    """Make ``engine``'s final-beam decodes (beam > 1) write ``rewrite[w]`` for word ``w``."""
+    original = engine.decode
+
+    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
+        hyp = original(audio, **kw)  # type: ignore[arg-type]
+        if int(kw.get("beam_size", 1)) > 1:  # type: ignore[call-overload]
+            words = tuple(replace(w, text=rewrite.get(w.text, w.text)) for w in hyp.words)
+            hyp = replace(hyp, words=words)
+        return hyp
+
+    engine.decode = decode  # type: ignore[method-assign]
+
+
 def test_sentence_end_the_final_beam_rejects_stays_open() -> None:
     """A period only the quick decode heard is not enough: the sentence stays open."""
     vocab: list[str] = []
     words = "we met on monday. and tuesday too".split()
     audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
     # Beam 1 hears "monday." but the final beam hears "monday": no sentence end.
-    engine = ScriptedEngine(vocab)
-    original = engine.decode
-
-    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
-        hyp = original(audio, **kw)  # type: ignore[arg-type]
-        if kw.get("beam_size", 1) > 1:
-            from dataclasses import replace
-
-            hyp = replace(hyp, words=tuple(replace(w, text=w.text.rstrip(".")) for w in hyp.words))
-        return hyp
-
-    engine.decode = decode  # type: ignore[method-assign]
-    asr = StreamingASR(engine, StreamConfig(), vad=EnergyVad())
+    asr, engine = _make(vocab)
+    _final_beam_writes(engine, {"monday.": "monday"})
     finals = _finals(_run(asr, audio))
     assert len(finals) == 1
     assert finals[0].text == "we met on monday and tuesday too"
@@ -318,3 +322,48 @@ def test_a_comma_waits_for_its_own_context_without_extra_decodes() -> None:
     # At the partial cadence (0.7 s) one regular decode may fall in that 0.6 s; no more.
     assert len(waiting) <= 1, waiting
     assert any(comma_end + 1.0 <= t < comma_end + 1.2 for t in decoded_at), decoded_at
+
+
+def test_a_short_lead_in_the_final_beam_ends_with_a_full_stop_is_final() -> None:
+    """ "Good. Where are we ..." run together reads "Good, where are we ..." to the quick
+    decode. Every comma is put to the final beam; where it writes a full stop, the final
+    ends there at once, however short, instead of waiting for the next sentence's end."""
+    vocab: list[str] = []
+    words = "good, where are we with the payment provider today".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    speech_end = 0.5 + len(words) * 0.35
+    asr, engine = _make(vocab)  # clause_min_words: a comma alone needs 6 words
+    _final_beam_writes(engine, {"good,": "good."})
+    finals = [(t, e) for t, e in _run_timed(asr, audio) if isinstance(e, UtteranceFinal)]
+    assert [e.text for _, e in finals] == ["good.", " ".join(words[1:])]
+    t_first, first = finals[0]
+    assert first.eou_reason == "punctuation"
+    assert t_first - first.end < 1.3 and t_first < speech_end - 1.0
+
+
+def test_a_short_clause_the_final_beam_keeps_a_comma_is_asked_about_once() -> None:
+    """Where the final beam keeps the comma of a short clause, more audio only joins the
+    clause up further: it is not decoded again at every partial, and it stays open."""
+    vocab: list[str] = []
+    words = "okay, we signed the contract on thursday and the integration takes two".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    asr, _ = _make(vocab)
+    finals = _finals(_run(asr, audio))
+    assert [f.text for f in finals] == [" ".join(words)]
+    assert asr.stats.sentence_checks == 1
+
+
+def test_a_later_sentence_end_is_not_held_up_by_a_comma_the_final_beam_refuses() -> None:
+    """The partial shows a comma the final beam does not write, then a full stop it does:
+    the sentence is final at its full stop while the speaker goes on, not at the pause."""
+    vocab: list[str] = []
+    words = "well so, we met on monday. and then on tuesday we will see it again".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    speech_end = 0.5 + len(words) * 0.35
+    asr, engine = _make(vocab, clause_min_words=2)
+    _final_beam_writes(engine, {"so,": "so"})
+    finals = [(t, e) for t, e in _run_timed(asr, audio) if isinstance(e, UtteranceFinal)]
+    assert [e.text for _, e in finals] == ["well so we met on monday.", " ".join(words[6:])]
+    t_first, first = finals[0]
+    assert first.eou_reason == "punctuation"
+    assert t_first < speech_end - 1.5, f"final at {t_first:.2f} s, speech ended {speech_end:.2f} s"

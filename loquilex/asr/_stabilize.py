@@ -24,7 +24,7 @@ __all__ = [
     "ends_sentence",
     "is_hallucination",
     "norm_word",
-    "sentence_break",
+    "sentence_breaks",
     "split_sentences",
     "truncate_loops",
 ]
@@ -168,7 +168,7 @@ def ends_final(words: Sequence[Word], i: int, clause_min_words: int = 0) -> bool
     return bool(_CLAUSE_END.search(words[i].w.strip()))
 
 
-def sentence_break(
+def sentence_breaks(
     words: Sequence[Word],
     *,
     first: int,
@@ -176,26 +176,27 @@ def sentence_break(
     right_context_s: float,
     clause_min_words: int = 0,
     clause_context_s: float = 0.0,
-) -> int | None:
-    """Index of the first word at or after ``first`` that may end a final
-    (:func:`ends_final`) and is followed by another word, at least ``right_context_s``
-    before ``audio_end``: a sentence end that the decoder saw the next sentence begin
-    after, not one it guessed at the window edge. A comma needs ``clause_context_s``:
+) -> list[int]:
+    """Indices, in order, of the words at or after ``first`` that may end a final
+    (:func:`ends_final`) and are followed by another word, at least ``right_context_s``
+    before ``audio_end``: sentence ends that the decoder saw the next sentence begin
+    after, not ones it guessed at the window edge. A comma needs ``clause_context_s``:
     cut off after 0.3 s, a misheard start ("But when there is ice today," for "The weather
     is nice today,") was final before a longer decode could correct it."""
+    found: list[int] = []
     for i in range(max(first, 0), len(words) - 1):
         if words[i].t1 > audio_end - right_context_s:
-            return None
+            break
         if ends_final(words, i, clause_min_words):
             needed = context_needed(words[i], right_context_s, clause_context_s)
             if words[i].t1 <= audio_end - needed:
-                return i
-    return None
+                found.append(i)
+    return found
 
 
 def context_needed(word: Word, right_context_s: float, clause_context_s: float) -> float:
     """Audio a final ending at ``word`` needs after it: ``right_context_s`` after a
-    sentence end, at least ``clause_context_s`` after a comma (see :func:`sentence_break`)."""
+    sentence end, at least ``clause_context_s`` after a comma (see :func:`sentence_breaks`)."""
     if ends_sentence(word.w):
         return right_context_s
     return max(right_context_s, clause_context_s)

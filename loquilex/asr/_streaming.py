@@ -15,9 +15,12 @@ Per stream, in audio time (so behaviour is the same at real time and in fast rep
   window is decoded again with the final beam. If that decode agrees that a sentence ends
   there, the sentence is FINALIZED at once and the words after it go on as the next
   utterance. A candidate sentence end still short of right context brings the next decode
-  forward to the moment it has enough. A final that already holds ``clause_min_words``
-  words may end at a comma the same way (Whisper writes commas where run-together
-  sentences meet).
+  forward to the moment it has enough. Whisper writes commas where run-together
+  sentences meet, so every comma with ``clause_context_s`` after it is put to the final
+  beam too: where it writes a full stop the final ends there, however short; where it
+  keeps the comma, only a final of ``clause_min_words`` words ends there (a short clause
+  it refused is not asked about again). The first break the final beam confirms near any
+  break the partial showed is taken, so a refused comma never holds up a later full stop.
 * End of utterance: ``punct_pause_s`` of silence runs the final decode; every complete
   sentence in it is final right there; an unfinished rest becomes final after
   ``eou_silence_s``, reusing that decode. An utterance reaching ``max_segment_s`` is cut
@@ -54,7 +57,7 @@ from loquilex.asr._stabilize import (
     ends_sentence,
     is_hallucination,
     norm_word,
-    sentence_break,
+    sentence_breaks,
     split_sentences,
 )
 from loquilex.asr._vad import WINDOW, SpeechScorer, make_vad
@@ -132,8 +135,9 @@ class _Utterance:
     unconfirmed: list[Word] = field(default_factory=list)
     candidate: list[Word] | None = None  # final decode taken at the current pause
     candidate_logprob: float | None = None
-    checked_break: float = -1.0  # end time of a sentence end the final beam did not confirm
-    checked_at: int = 0  # absolute sample at which it said so
+    rejected: list[float] = field(default_factory=list)  # ends of breaks the final beam
+    checked_at: int = 0  # did not confirm, and the absolute sample at which it said so
+    short_refused: list[float] = field(default_factory=list)  # short clauses it did not end
     emitted: bool = False
     last_partial: tuple[str, str] | None = None
 
@@ -553,56 +557,80 @@ class StreamingASR:
         cfg = self.config
         end_s = end / SAMPLE_RATE
         shown = [*_with_extension(utt.committed, extension), *utt.unconfirmed]
-        clause = cfg.clause_min_words
-        at = sentence_break(
+        # Every comma is worth a look by the final beam, which decides: there, a full stop
+        # ends a final at any length, a comma only a final of ``clause_min_words`` words.
+        look = min(cfg.clause_min_words, 1)
+        candidates = sentence_breaks(
             shown,
             first=0,
             audio_end=end_s,
             right_context_s=cfg.sentence_context_s,
-            clause_min_words=clause,
+            clause_min_words=look,
             clause_context_s=cfg.clause_context_s,
         )
-        if at is None:
-            # Decode again as soon as a sentence end (or comma) has the audio after it that
-            # it needs: a full stop ``sentence_context_s``, a comma ``clause_context_s``.
-            dues = [
-                self._sample(
-                    shown[i].t1
-                    + context_needed(shown[i], cfg.sentence_context_s, cfg.clause_context_s)
-                )
-                + WINDOW
-                for i in range(len(shown) - 1)
-                if ends_final(shown, i, clause)
-            ]
-            dues = [due for due in dues if due > end]  # (word times can overlap)
-            if dues:
-                utt.next_decode = min(utt.next_decode, min(dues))
-            return None
-        if at < len(utt.committed) - 1 or (
-            at < len(utt.committed) and ends_sentence(utt.committed[at].w)
-        ):
-            # The sentence end is stable already: nothing left to confirm.
-            return self._final_and_carry(utt, shown, at, "punctuation")
+        if candidates:
+            at = candidates[0]
+            stable = at < len(utt.committed) - 1 or (
+                at < len(utt.committed) and ends_sentence(utt.committed[at].w)
+            )
+            if stable and ends_final(shown, at, cfg.clause_min_words):
+                # The sentence end is stable already: nothing left to confirm.
+                return self._final_and_carry(utt, shown, at, "punctuation")
         interval = int(cfg.decode_interval_s * SAMPLE_RATE)
-        if abs(shown[at].t1 - utt.checked_break) < 0.15 and end - utt.checked_at < interval:
-            return None  # the final beam just said no to this one; ask again with more audio
+        # The final beam just said no to these: ask again with more audio. A short clause
+        # it did not end is not asked about again (more audio only joins it up further).
+        recent = utt.rejected if end - utt.checked_at < interval else []
+        refused = [*recent, *utt.short_refused]
+        if any(all(abs(shown[i].t1 - t) >= 0.15 for t in refused) for i in candidates):
+            events = self._confirm_break(utt, shown, candidates, end)
+            if events is not None:
+                return events
+        # Decode again as soon as a sentence end (or comma) has the audio after it that
+        # it needs: a full stop ``sentence_context_s``, a comma ``clause_context_s``.
+        dues = [
+            self._sample(
+                shown[i].t1 + context_needed(shown[i], cfg.sentence_context_s, cfg.clause_context_s)
+            )
+            + WINDOW
+            for i in range(len(shown) - 1)
+            if ends_final(shown, i, look)
+        ]
+        dues = [due for due in dues if due > end]  # (word times can overlap)
+        if dues:
+            utt.next_decode = min(utt.next_decode, min(dues))
+        return None
+
+    def _confirm_break(
+        self, utt: _Utterance, shown: list[Word], candidates: list[int], end: int
+    ) -> list[AsrEvent] | None:
+        """Decode the window again with the final beam; finalize up to the first break it
+        makes (:func:`ends_final` with ``clause_min_words``) within 0.5 s of one of the
+        ``candidates`` the partial showed. None, and the candidates remembered as rejected,
+        if there is none: a later sentence end is not held up by an earlier comma."""
+        cfg = self.config
+        end_s = end / SAMPLE_RATE
         self.stats.sentence_checks += 1
         words, logprob = self._final_words(utt, end)
-        confirmed = sentence_break(
+        breaks = sentence_breaks(
             words,
             first=max(len(utt.committed) - 1, 0),
             audio_end=end_s,
             right_context_s=cfg.sentence_context_s,
-            clause_min_words=clause,
+            clause_min_words=cfg.clause_min_words,
         )
+        times = [shown[i].t1 for i in candidates]
+        matched = [i for i in breaks if any(abs(words[i].t1 - t) <= 0.5 for t in times)]
+        confirmed = matched[0] if matched else None
         logger.debug(
-            "sentence end after %r at %.2f s: final beam says %s",
-            shown[at].w,
-            shown[at].t1,
+            "breaks after %s: final beam says %s",
+            [shown[i].w for i in candidates],
             "no" if confirmed is None else f"yes, after {words[confirmed].w!r}",
         )
-        if confirmed is None or abs(words[confirmed].t1 - shown[at].t1) > 0.5:
-            utt.checked_break, utt.checked_at = shown[at].t1, end
+        if confirmed is None:
+            utt.rejected, utt.checked_at = times, end
+            utt.short_refused += [
+                shown[i].t1 for i in candidates if not ends_final(shown, i, cfg.clause_min_words)
+            ]
             return None
         utt.candidate_logprob = logprob
         return self._final_and_carry(utt, words, confirmed, "punctuation")

@@ -68,7 +68,8 @@ class StreamConfig(BaseModel):
         ge=0,
         le=50,
         description="A comma the final beam confirms ends a final once that final has this "
-        "many words (long run-on sentences); 0: only sentence ends do.",
+        "many words (long run-on sentences); a shorter clause ends one only where the final "
+        "beam writes a full stop instead; 0: only sentence ends the quick decode shows do.",
     )
     clause_context_s: float = Field(
         default=1.0,
