@@ -100,14 +100,11 @@ def test_a_comma_ends_a_final_only_after_enough_words() -> None:
         )
         == []
     )
-    assert (
-        sentence_breaks(
-            words,
-            first=0,
-            audio_end=2.4,
-            right_context_s=0.3,
-            clause_min_words=4,
-            clause_context_s=1.0,
-        )
-        == [3]
-    )
+    assert sentence_breaks(
+        words,
+        first=0,
+        audio_end=2.4,
+        right_context_s=0.3,
+        clause_min_words=4,
+        clause_context_s=1.0,
+    ) == [3]
