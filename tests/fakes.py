@@ -40,12 +40,16 @@ def silence(seconds: float) -> npt.NDArray[np.float32]:
 
 
 class EnergyVad:
-    """SpeechScorer: a window is speech when its mean level is above a threshold."""
+    """SpeechScorer: a window is speech when its mean level is above a threshold; it stands
+    in for a voice model too (``voice`` is the same score)."""
+
+    voice: npt.NDArray[np.float32] = np.zeros(0, np.float32)
 
     def score(
         self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
-        return (np.abs(windows).mean(axis=1) > 0.05).astype(np.float32)
+        self.voice = (np.abs(windows).mean(axis=1) > 0.05).astype(np.float32)
+        return self.voice
 
 
 @dataclass

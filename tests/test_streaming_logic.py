@@ -367,3 +367,43 @@ def test_a_later_sentence_end_is_not_held_up_by_a_comma_the_final_beam_refuses()
     t_first, first = finals[0]
     assert first.eou_reason == "punctuation"
     assert t_first < speech_end - 1.5, f"final at {t_first:.2f} s, speech ended {speech_end:.2f} s"
+
+
+class _LevelGateOnly(EnergyVad):
+    """A level gate that a voice model agrees with only for ``voiced_s`` of speech: a
+    whisper, or a held chord whose attack Silero takes for a voice."""
+
+    def __init__(self, voiced_s: float) -> None:
+        self._left = int(voiced_s * SR / 512)
+
+    def score(
+        self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        probs = super().score(windows, context)
+        voice = np.zeros_like(probs)
+        for i in np.flatnonzero(probs):
+            if self._left > 0:
+                voice[i], self._left = 1.0, self._left - 1
+        self.voice = voice
+        return probs
+
+
+@pytest.mark.parametrize(
+    ("voiced_s", "no_speech", "kept"),
+    [
+        (99.0, 0.8, True),  # a voice model heard it: Whisper's joint rule (logprob is -0.3)
+        (0.0, 0.8, False),  # the level gate alone, and Whisper is sure it is not speech
+        (0.3, 0.8, False),  # a voice model heard only the first 0.3 s (an attack)
+        (0.0, 0.5, True),  # the level gate alone, and Whisper hears speech: a whisper
+    ],
+)
+def test_audio_only_the_level_gate_heard_needs_a_decoder_sure_of_speech(
+    voiced_s: float, no_speech: float, kept: bool
+) -> None:
+    vocab: list[str] = []
+    audio = np.concatenate([silence(0.5), speak_script(SENT_A, vocab), silence(1.2)])
+    engine = ScriptedEngine(vocab, no_speech_prob=no_speech, avg_logprob=-0.3)
+    asr = StreamingASR(engine, StreamConfig(), vad=_LevelGateOnly(voiced_s))
+    texts = [f.text for f in _finals(_run(asr, audio)) if f.text]
+    assert texts == ([" ".join(SENT_A)] if kept else [])
+    assert (asr.stats.rejected_decodes == 0) is kept

@@ -1,5 +1,6 @@
 """The streaming engine on speech that looks like real use, with the real tiny.en model:
-run-together sentences in a three-voice meeting, and quiet speech over a noise floor.
+run-together sentences in a three-voice meeting, quiet speech over a noise floor, whispered
+speech, and sounds that are not speech at all (noise, hum, music).
 
 Replays are synchronous (every 20 ms chunk processed before the next), and latencies here
 are on the audio clock: how much audio past a sentence's end the engine needed before it
@@ -142,7 +143,16 @@ def test_run_together_sentences_are_final_without_waiting_for_the_turn(
     assert starts == sorted(starts)
 
 
-@pytest.mark.parametrize("vad", ["silero", "energy"])
+@pytest.fixture(scope="module")
+def whispered(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    """The dev set's whispered meeting: two hoarse, breathy voices at about -35 dBFS over a
+    faint noise floor, 12 sentences run together. Silero scores much of it as silence."""
+    root = tmp_path_factory.mktemp("whisper")
+    build_devset(root, root / "cache", names=["quiet-whisper"], real=False)
+    return _load(root / "quiet-whisper.wav")
+
+
+@pytest.mark.parametrize("vad", ["silero", "energy", "hybrid"])
 def test_quiet_speech_is_not_dropped(model: object, quiet: Recording, vad: str) -> None:
     run = _stream(model, quiet.path, StreamConfig(vad=vad))  # type: ignore[arg-type]
     counts = wer_counts(quiet.text, run.text)
@@ -154,19 +164,71 @@ def test_quiet_speech_is_not_dropped(model: object, quiet: Recording, vad: str) 
     assert _words_in_silence(run, quiet.clips) == 0
 
 
-def test_energy_vad_gives_no_text_for_hiss_and_noise(model: object) -> None:
+def test_whispered_speech_is_captioned_with_the_default_detector(
+    model: object, whispered: Recording
+) -> None:
+    run = _stream(model, whispered.path)  # the default: vad = hybrid
+    counts = wer_counts(whispered.text, run.text)
+    # With Silero alone 35 of the 88 words were never captioned and 4 of the 12 sentences
+    # never finalized (measured 2026-12-07); the level gate beside it hears them.
+    assert counts.deletions <= 0.1 * counts.reference_words, run.text
+    assert counts.wer <= 0.4, run.text  # tiny.en mishears whispering: 28% measured
+    run.latencies(whispered.clips)  # every sentence finalized
+    assert _words_in_silence(run, whispered.clips) == 0
+
+
+def _tone(freq: float, seconds: float, amp: float = 0.08, vibrato: float = 0.0) -> np.ndarray:
+    """A note with five harmonics (an organ or string voice); ``vibrato`` in radians."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    phase = 2 * np.pi * freq * t + vibrato * np.sin(2 * np.pi * 5.5 * t)
+    return amp * sum(np.sin(k * phase) / k for k in range(1, 6))
+
+
+def _not_speech() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(4)
-    hiss = rng.standard_normal(SAMPLE_RATE * 4) * 0.002
-    noise = rng.standard_normal(SAMPLE_RATE * 4) * 0.1
-    audio = np.concatenate([np.zeros(SAMPLE_RATE), hiss, noise]).astype(np.float32)
-    asr = StreamingASR(WhisperEngine(model), StreamConfig(vad="energy"))  # type: ignore[arg-type]
-    texts = []
-    for i in range(0, len(audio), 1600):
-        asr.feed(audio[i : i + 1600])
-        texts += [e.text for e in asr.process() if isinstance(e, UtteranceFinal) and e.text]
-    asr.end()
-    texts += [e.text for e in asr.process() if isinstance(e, UtteranceFinal) and e.text]
-    assert texts == []
+    t = np.arange(SAMPLE_RATE * 5) / SAMPLE_RATE
+    melody = []
+    for i in range(24):
+        f = float(rng.choice([261.6, 293.7, 329.6, 349.2, 392.0, 440.0, 493.9]))
+        d = 0.5 if i % 3 == 0 else 0.25
+        envelope = np.exp(-np.arange(int(d * SAMPLE_RATE)) / SAMPLE_RATE * 2.5)
+        melody.append((_tone(f, d) + _tone(f * 1.5, d, 0.04)) * envelope)
+    beat = np.zeros(SAMPLE_RATE * 5)
+    for k in range(20):
+        at, n = int(k * 0.25 * SAMPLE_RATE), 2000
+        beat[at : at + n] += (
+            0.3 * np.sin(2 * np.pi * 60 * np.arange(n) / SAMPLE_RATE) * np.exp(-np.arange(n) / 600)
+        )
+        if k % 2:
+            beat[at : at + 800] += rng.standard_normal(800) * 0.05 * np.exp(-np.arange(800) / 150)
+    return {
+        "hiss": rng.standard_normal(SAMPLE_RATE * 4) * 0.002,
+        "noise": rng.standard_normal(SAMPLE_RATE * 4) * 0.1,
+        "mains hum": 0.01 * np.sin(2 * np.pi * 50 * t[: SAMPLE_RATE * 3]),
+        "held organ chord": _tone(220, 5) + _tone(277.2, 5, 0.05) + _tone(329.6, 5, 0.05),
+        "string chord with vibrato": sum(_tone(f, 5, vibrato=3) for f in (196, 246.9, 293.7)),
+        "piano-like melody": np.concatenate(melody),
+        "drum beat": beat,
+        "whistle": 0.1 * np.sin(2 * np.pi * (1200 + 400 * np.sin(2 * np.pi * 0.7 * t)) * t),
+    }
+
+
+@pytest.mark.parametrize("vad", ["hybrid", "energy", "silero"])
+def test_noise_hum_and_music_give_no_text(model: object, vad: str) -> None:
+    """SPEC §5: silence, noise and music produce no text, with every detector. A held chord
+    opens the level gate (and its attack Silero): it came out as "The end of" before the
+    stricter no-speech rule for audio no voice model heard."""
+    gap = np.zeros(SAMPLE_RATE)
+    for name, sound in _not_speech().items():
+        audio = np.concatenate([gap, sound, gap]).astype(np.float32)
+        asr = StreamingASR(WhisperEngine(model), StreamConfig(vad=vad))  # type: ignore[arg-type]
+        texts = []
+        for i in range(0, len(audio), 1600):
+            asr.feed(audio[i : i + 1600])
+            texts += [e.text for e in asr.process() if e.text]
+        asr.end()
+        texts += [e.text for e in asr.process() if e.text]
+        assert texts == [], name
 
 
 def test_offline_transcription_is_faster_whispers_own_with_timed_words(

@@ -57,14 +57,24 @@ def is_hallucination(
     no_speech_threshold: float = 0.6,
     logprob_threshold: float = -1.0,
     compression_threshold: float = 2.4,
+    unvoiced_no_speech_threshold: float | None = None,
 ) -> bool:
     """Whisper's own rejection rules: silence-like and low-confidence, or too repetitive.
 
     Repetition is judged after :func:`truncate_loops`: a decode that says the sentence and
     then loops on it ("… the air is pure. At that high level the air is pure. At that …")
     keeps its first, real part instead of losing the whole phrase.
+
+    ``unvoiced_no_speech_threshold`` is for audio no voice model heard as speech: there a
+    no-speech probability above it rejects the decode on its own. A held organ chord came
+    out as "The end of the end of" at no-speech 0.84 and log-probability -0.93, which the
+    joint rule lets through; whispered speech decodes at 0.6 and under.
     """
     if hyp.no_speech_prob > no_speech_threshold and hyp.avg_logprob < logprob_threshold:
+        return True
+    if unvoiced_no_speech_threshold is not None and hyp.no_speech_prob > (
+        unvoiced_no_speech_threshold
+    ):
         return True
     if hyp.compression_ratio <= compression_threshold:
         return False

@@ -4,6 +4,9 @@ Per stream, in audio time (so behaviour is the same at real time and in fast rep
 
 * The :class:`Endpointer` scores each 32 ms window with the stream's VAD and says when an
   utterance opens (with pre-roll), pauses, ends, is too long, or was too little speech.
+  A decode of audio that a voice model heard for less than half of its speech windows
+  (the level gate alone opened: a whisper, or a held chord) must be surer of speech:
+  ``unvoiced_no_speech_threshold``.
 * While speech continues, the unstable part of the utterance is re-decoded every
   ``decode_interval_s`` of new audio (the first time ``first_decode_s`` after speech
   starts), together with ``left_context_s`` of the stable part before it, whose words are
@@ -39,6 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -188,6 +192,8 @@ class StreamingASR:
         self._closed = False
         self._buffer = AudioBuffer()
         self._vad_pos = 0  # absolute sample up to which VAD has run
+        # Speech windows still buffered: (end sample, whether a voice model heard it too).
+        self._speech_windows: deque[tuple[int, bool]] = deque()
         self._utt: _Utterance | None = None
         self._next_index = 0
         self._history: list[str] = []
@@ -286,15 +292,27 @@ class StreamingASR:
         if len(context) < 64:
             context = np.concatenate([np.zeros(64 - len(context), np.float32), context])
         probs = self._vad.score(audio.reshape(-1, WINDOW), context)
+        voice = self._vad.voice
+        heard = self.config.effective_neg_threshold
         events: list[AsrEvent] = []
-        for prob in probs:
+        for i, prob in enumerate(probs):
             self._vad_pos += WINDOW
             signal = self._endpointer.step(float(prob), self._vad_pos, self._buffer.start)
+            if self._endpointer.in_speech:
+                self._speech_windows.append((self._vad_pos, bool(voice[i] >= heard)))
             if signal is not None:
                 events += self._on_signal(signal)
             elif self._utt is None:
                 self._buffer.trim(self._vad_pos - int(self.config.preroll_s * SAMPLE_RATE))
+        while self._speech_windows and self._speech_windows[0][0] <= self._buffer.start:
+            self._speech_windows.popleft()
         return events
+
+    def _voiced(self, start: int, end: int) -> bool:
+        """Whether a voice model heard at least half of the speech between two samples
+        (not so where only the level gate opened: a whisper, a held chord, a hum)."""
+        inside = [voiced for at, voiced in self._speech_windows if start < at <= end + WINDOW]
+        return bool(inside) and 2 * sum(inside) >= len(inside)
 
     def _on_signal(self, signal: EndpointSignal) -> list[AsrEvent]:
         end = self._vad_pos
@@ -497,10 +515,13 @@ class StreamingASR:
             returned, last = hyp.words[hyp.prefix_len - 1].text, forced[-1].w
             if returned.startswith(last) and not norm_word(returned[len(last) :]):
                 extension = returned[len(last) :]
+        # Audio mostly heard by the level gate alone meets the stricter no-speech rule.
+        voiced = self._voiced(start, end)
         if is_hallucination(
             hyp,
             no_speech_threshold=cfg.no_speech_threshold,
             logprob_threshold=cfg.logprob_threshold,
+            unvoiced_no_speech_threshold=None if voiced else cfg.unvoiced_no_speech_threshold,
         ):
             self.stats.rejected_decodes += 1
             logger.debug(

@@ -1,8 +1,11 @@
-"""Streaming voice activity detection: a protocol and two detectors, chosen per stream.
+"""Streaming voice activity detection: a protocol and three detectors, chosen per stream.
 
 :class:`SileroVad` is the neural detector that ships inside faster-whisper;
-:class:`EnergyVad` is a level gate over an adaptive noise floor, with no model at all
-(``StreamConfig.vad``). Both score 32 ms windows with a speech probability.
+:class:`EnergyVad` is a level gate over an adaptive noise floor, with no model at all;
+:class:`HybridVad` (the default) hears speech where either does (``StreamConfig.vad``). Each
+scores 32 ms windows with a speech probability, and says separately how sure a model trained
+on voices is of each window (``voice``): the recogniser is stricter with audio that only the
+level gate let through, which is how a sustained tone or chord is kept from becoming text.
 
 faster-whisper runs Silero on whole files; here the same ONNX model scores each 32 ms window
 (512 samples at 16 kHz, plus the 64 samples before it as context) as the audio arrives. The
@@ -30,7 +33,13 @@ _CONTEXT = 64
 
 
 class SpeechScorer(Protocol):
-    """Scores 512-sample windows: returns one speech probability per window."""
+    """Scores 512-sample windows: returns one speech probability per window.
+
+    After each ``score``, ``voice`` holds, for the same windows, the probability a model
+    trained on voices gives them: Silero's own score, zeros for a detector without one.
+    """
+
+    voice: npt.NDArray[np.float32]
 
     def score(
         self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
@@ -61,18 +70,21 @@ class SileroVad:
                 )
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.voice = np.zeros(0, dtype=np.float32)
 
     def score(
         self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         if len(windows) == 0:
-            return np.zeros(0, dtype=np.float32)
+            self.voice = np.zeros(0, dtype=np.float32)
+            return self.voice
         previous_tails = np.concatenate([context[None, :], windows[:-1, -_CONTEXT:]], axis=0)
         batch = np.concatenate([previous_tails, windows], axis=1).astype(np.float32)
         out, self._h, self._c = SileroVad._session.run(
             None, {"input": batch, "h": self._h, "c": self._c}
         )
         probs: npt.NDArray[np.float32] = np.asarray(out, dtype=np.float32).reshape(-1)
+        self.voice = probs
         return probs
 
 
@@ -108,6 +120,7 @@ class EnergyVad:
         self._flat = (flat_from, flat_to)
         self._recent: deque[float] = deque(maxlen=max(int(floor_s * 16_000 / WINDOW), 1))
         self._taper = np.hanning(WINDOW).astype(np.float32)
+        self.voice = np.zeros(0, dtype=np.float32)
 
     def _flatness(self, windows: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         # 125 Hz to 6.25 kHz: where voices have their formants.
@@ -125,6 +138,7 @@ class EnergyVad:
         lo, hi = self._flat
         tonal = np.clip((hi - self._flatness(windows)) / (hi - lo), 0.0, 1.0)
         probs = np.zeros(len(levels), dtype=np.float32)
+        self.voice = np.zeros(len(levels), dtype=np.float32)
         for i, level in enumerate(levels):
             self._recent.append(max(float(level), self._lowest))
             floor = min(self._recent) + self._offset
@@ -135,18 +149,19 @@ class EnergyVad:
 class HybridVad:
     """Silero or the energy gate, whichever hears speech: Silero is sure of ordinary voices
     in noise, the gate catches whispered and hoarse speech that Silero scores as silence.
-    What the gate lets through that is not speech is left to the decoder's no-speech gate."""
+    ``voice`` is Silero's score, so what only the gate heard (a whisper, but also a held
+    chord or a hum) meets the recogniser's stricter no-speech rule for such audio."""
 
     def __init__(self) -> None:
         self._silero = SileroVad()
         self._energy = EnergyVad()
+        self.voice = np.zeros(0, dtype=np.float32)
 
     def score(
         self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
-        return np.maximum(
-            self._silero.score(windows, context), self._energy.score(windows, context)
-        )
+        self.voice = self._silero.score(windows, context)
+        return np.maximum(self.voice, self._energy.score(windows, context))
 
 
 def make_vad(kind: VadKind) -> SpeechScorer:

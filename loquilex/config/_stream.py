@@ -25,9 +25,10 @@ class StreamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     vad: VadKind = Field(
-        default="silero",
-        description="Voice activity detector: 'silero' (neural) or 'energy' (adaptive level "
-        "gate, no model).",
+        default="hybrid",
+        description="Voice activity detector: 'hybrid' (speech where either of the next two "
+        "hears it: whispered and hoarse voices too), 'silero' (neural) or 'energy' (adaptive "
+        "level gate, no model).",
     )
     vad_threshold: float = Field(
         default=0.35, gt=0, lt=1, description="Speech probability that opens speech."
@@ -105,6 +106,14 @@ class StreamConfig(BaseModel):
         description="A decode this sure of silence, and below logprob_threshold, is dropped.",
     )
     logprob_threshold: float = Field(default=-1.0, le=0, description="See no_speech_threshold.")
+    unvoiced_no_speech_threshold: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Audio that only the level gate heard as speech (no voice model did: a "
+        "whisper, or a held chord or hum): a decode of it this sure of silence is dropped, "
+        "whatever its log-probability.",
+    )
 
     @property
     def effective_neg_threshold(self) -> float:
