@@ -10,6 +10,7 @@ from loquilex.asr._stabilize import (
     ends_sentence,
     sentence_breaks,
     split_sentences,
+    truncate_loops,
 )
 from loquilex.types import Word
 
@@ -108,3 +109,40 @@ def test_a_comma_ends_a_final_only_after_enough_words() -> None:
         clause_min_words=4,
         clause_context_s=1.0,
     ) == [3]
+
+
+def _timed(text: str, start: float = 0.0) -> list[HypWord]:
+    return [
+        HypWord(w, start + 0.3 * i, start + 0.3 * i + 0.25, 0.9) for i, w in enumerate(text.split())
+    ]
+
+
+def test_back_to_back_repeats_are_loops() -> None:
+    for looped, kept in [
+        ("Right, we have 42. Right, we have 42. Right, we have 42.", "Right, we have 42."),
+        ("The child almost hurt. The child almost", "The child almost hurt."),
+        ("Sunday is here. Sunday. Sunday. Sunday. Sunday.", "Sunday is here. Sunday."),
+        ("We are sure. What joy there is. What joy there is", "We are sure. What joy there is."),
+    ]:
+        assert _text(truncate_loops(_timed(looped))) == kept
+
+
+def test_a_phrase_said_again_after_other_words_is_speech() -> None:
+    # lj-read, 2026-12-07: "… on the side of the lower case than the capital letters, the
+    # lower case being in fact invented …". Cutting at the second "the lower case" (as any
+    # repeated three words used to be) lost every word after it for nine seconds of audio.
+    text = "on the side of the lower case than the capital letters, the lower case being in fact"
+    assert _text(truncate_loops(_timed(text))) == text
+    assert _text(truncate_loops(_timed("one of the best and one of the worst days"))) == (
+        "one of the best and one of the worst days"
+    )
+
+
+def test_new_words_are_not_lost_to_a_repeat_inside_the_forced_context() -> None:
+    context = _timed("very very very very good")
+    new = _timed("and then we left", 1.5)
+    assert _text(clean_tail(new, audio_end=3.0, context=context)) == "and then we left"
+    # Re-saying the forced context is still a loop.
+    context = _timed("at that high level the air is pure.")
+    again = _timed("at that high level the air is pure. at that", 2.4)
+    assert clean_tail(again, audio_end=5.0, context=context) == []

@@ -82,16 +82,24 @@ def is_hallucination(
     return not kept or compression_ratio(" ".join(w.text for w in kept)) > compression_threshold
 
 
-def truncate_loops(words: Sequence[HypWord], n: int = 3) -> list[HypWord]:
-    """Cut at the first place where an n-gram repeats an earlier n-gram of the same window:
-    Whisper's repetition loops ("the quick round ... the quick round") start exactly so."""
+def truncate_loops(words: Sequence[HypWord], n: int = 3, *, start: int = 0) -> list[HypWord]:
+    """Cut where the text starts to say again what it said just before: Whisper's
+    repetition loops ("Right, we have 42. Right, we have 42. Right, …", "Sunday. Sunday.
+    Sunday. Sunday.") repeat a stretch back to back. The repeat must begin right where the
+    stretch it repeats ends and match it for as far as it goes, at least ``n`` words: a
+    phrase said twice with other words between ("on the side of the lower case than the
+    capital letters, the lower case being …") is speech, not a loop. Only cuts at or after
+    ``start`` (words before it are already settled)."""
     keys = [norm_word(w.text) for w in words]
-    seen: set[tuple[str, ...]] = set()
-    for i in range(len(keys) - n + 1):
-        gram = tuple(keys[i : i + n])
-        if gram in seen:
-            return list(words[:i])
-        seen.add(gram)
+    seen: dict[tuple[str, ...], list[int]] = {}
+    for j in range(len(keys) - n + 1):
+        gram = tuple(keys[j : j + n])
+        if j >= start:
+            for k in seen.get(gram, ()):
+                span = min(len(keys) - j, max(j - k, n))
+                if keys[j : j + span] == keys[k : k + span]:
+                    return list(words[:j])
+        seen.setdefault(gram, []).append(j)
     return list(words)
 
 
@@ -101,7 +109,7 @@ def clean_tail(
     """Drop text the audio has no room for (:func:`drop_squeezed`), loop repeats (also of
     the forced ``context`` words before them) and a zero-length last word against the end
     of the audio (alignment puts words Whisper invented past the speech there)."""
-    out = truncate_loops([*context, *drop_squeezed(words)])[len(context) :]
+    out = truncate_loops([*context, *drop_squeezed(words)], start=len(context))[len(context) :]
     while out and out[-1].t1 - out[-1].t0 < 0.04 and out[-1].t0 >= audio_end - 0.1:
         out.pop()
     return out
