@@ -332,7 +332,7 @@ def test_a_short_lead_in_the_final_beam_ends_with_a_full_stop_is_final() -> None
     words = "good, where are we with the payment provider today".split()
     audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
     speech_end = 0.5 + len(words) * 0.35
-    asr, engine = _make(vocab)  # clause_min_words: a comma alone needs 6 words
+    asr, engine = _make(vocab, clause_min_words=6)  # a comma alone needs 6 words
     _final_beam_writes(engine, {"good,": "good."})
     finals = [(t, e) for t, e in _run_timed(asr, audio) if isinstance(e, UtteranceFinal)]
     assert [e.text for _, e in finals] == ["good.", " ".join(words[1:])]

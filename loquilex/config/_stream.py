@@ -65,12 +65,13 @@ class StreamConfig(BaseModel):
         description="Audio a sentence end needs after it before it is final without a pause.",
     )
     clause_min_words: int = Field(
-        default=6,
+        default=2,
         ge=0,
         le=50,
         description="A comma the final beam confirms ends a final once that final has this "
-        "many words (long run-on sentences); a shorter clause ends one only where the final "
-        "beam writes a full stop instead; 0: only sentence ends the quick decode shows do.",
+        "many words (run-together and run-on sentences); a shorter clause ends one only where "
+        "the final beam writes a full stop instead; 0: only sentence ends the quick decode "
+        "shows do.",
     )
     clause_context_s: float = Field(
         default=1.0,
