@@ -1,4 +1,4 @@
-"""`loquilex bench stream|fanout` produce the numbers and JSON that docs/PERFORMANCE.md cites."""
+"""`loquilex bench stream|replay|fanout` produce the numbers and JSON the docs cite."""
 
 from __future__ import annotations
 
@@ -41,6 +41,44 @@ def test_bench_stream_reports_and_writes_json(
     assert results["words_in_silence"] == 0
     assert 0 < results["cpu_s_per_audio_s"] < 2
     assert "final_latency_p95_s" in proc.stdout
+
+
+def test_bench_replay_is_deterministic_and_lists_late_sentences(
+    cli: CliRunner, speech: Speech, tmp_path: Path
+) -> None:
+    reports = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.json"
+        proc = cli(
+            "bench",
+            "replay",
+            str(speech.path),
+            "--ref",
+            speech.text,
+            "--finals",
+            "--late",
+            "0",
+            "--json",
+            str(out),
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        reports.append(json.loads(out.read_text()))
+    first, second = reports
+    results = first["results"]
+    assert first["command"].startswith("loquilex bench replay")
+    assert results["sentences"] == len(speech.clips) == results["finals"]
+    assert results["sentences_not_finalized"] == 0 and results["words_in_silence"] == 0
+    assert results["wer"] <= STREAM_WER_BOUND
+    # A pause follows every sentence here: final about 0.3 s of audio after its end.
+    assert 0 < results["final_latency_p50_s"] <= 0.8
+    assert len(first["late"]) == len(speech.clips)  # --late 0 lists every sentence
+    # On the audio clock the same code gives the same finals, whatever the machine does.
+    assert first["hypotheses"] == second["hypotheses"]
+    assert {k: v for k, v in results.items() if k != "cpu_s"} == {
+        k: v for k, v in second["results"].items() if k != "cpu_s"
+    }
+    assert "punctuation" in proc.stdout and "late " in proc.stdout
 
 
 def test_bench_fanout(cli: CliRunner, tmp_path: Path) -> None:

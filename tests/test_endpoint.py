@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from loquilex.asr import Endpointer, EndpointerConfig, EndpointSignal
@@ -92,6 +93,41 @@ def test_energy_vad_learns_the_noise_floor() -> None:
     assert probs[: 3 * per_s].max() < 0.35, "steady noise must not count as speech"
     assert np.mean(probs[3 * per_s : 4 * per_s] > 0.5) > 0.6
     assert probs[-per_s // 2 :].max() < 0.35
+
+
+class _Fixed:
+    """A SpeechScorer that hands out the probabilities it was given, in order."""
+
+    def __init__(self, probs: list[float]) -> None:
+        self._probs = np.asarray(probs, np.float32)
+        self.voice = np.zeros(0, np.float32)
+
+    def score(
+        self, windows: npt.NDArray[np.float32], context: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        out, self._probs = self._probs[: len(windows)], self._probs[len(windows) :]
+        self.voice = out
+        return out
+
+
+def test_hybrid_vad_leaves_onsets_to_the_voice_model() -> None:
+    """The level gate counts after 6 windows in a row (192 ms) and until 10 quiet ones; the
+    voice model's own score is always there, and is what ``voice`` reports."""
+    from loquilex.asr._vad import HybridVad
+
+    voice = [0.0] * 4 + [0.9] * 4 + [0.0] * 32
+    gate = [0.0] * 2 + [1.0] * 14 + [0.0] * 4 + [1.0] * 3 + [0.0] * 10 + [1.0] * 3 + [0.0] * 4
+    vad = HybridVad(_Fixed(voice), _Fixed(gate))
+    windows = np.zeros((40, WINDOW), np.float32)
+    probs = vad.score(windows[:10], np.zeros(64, np.float32))
+    probs = np.concatenate([probs, vad.score(windows[10:], np.zeros(64, np.float32))])
+    assert list(vad.voice) == voice[10:]
+    # Windows 2-6: the gate hears speech, but only the voice model counts (from window 4).
+    assert list(probs[:7]) == pytest.approx([0, 0, 0, 0, 0.9, 0.9, 0.9])
+    # From window 7 (its 6th in a row) the gate counts, across a 4-window gap, ...
+    assert list(probs[7:23]) == pytest.approx([1.0] * 9 + [0.0] * 4 + [1.0] * 3)
+    # ... and after 10 quiet windows a short burst (3 windows) no longer does.
+    assert list(probs[23:]) == pytest.approx([0.0] * 17)
 
 
 @pytest.mark.parametrize("name", ["meeting-turns", "standup"])

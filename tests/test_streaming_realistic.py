@@ -22,6 +22,7 @@ from loquilex.asr import StreamingASR, UtteranceFinal, WhisperEngine, transcribe
 from loquilex.audio import SAMPLE_RATE, decode_file
 from loquilex.bench import SpeechClip, wer_counts
 from loquilex.bench._devset import build_devset
+from loquilex.bench._replay import replay
 from loquilex.bench._speech import SpokenPiece, compose, speak, write_wav
 from loquilex.bench._stream import offline_reference
 from loquilex.config import StreamConfig
@@ -96,19 +97,8 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 
 
 def _stream(model: object, path: Path, config: StreamConfig | None = None) -> Run:
-    asr = StreamingASR(WhisperEngine(model), config)  # type: ignore[arg-type]
-    audio = decode_file(path)
-    finals: list[tuple[float, UtteranceFinal]] = []
-    chunk = 320
-    for i in range(0, len(audio), chunk):
-        asr.feed(audio[i : i + chunk])
-        at = min(i + chunk, len(audio)) / SAMPLE_RATE
-        finals += [(at, e) for e in asr.process() if isinstance(e, UtteranceFinal)]
-    asr.end()
-    finals += [
-        (len(audio) / SAMPLE_RATE, e) for e in asr.process() if isinstance(e, UtteranceFinal)
-    ]
-    return Run(finals)
+    """The synchronous replay of ``loquilex bench replay``."""
+    return Run(replay(WhisperEngine(model), decode_file(path), "", config=config).finals)  # type: ignore[arg-type]
 
 
 def _words_in_silence(run: Run, clips: list[SpeechClip]) -> int:
@@ -127,8 +117,7 @@ def test_run_together_sentences_are_final_without_waiting_for_the_turn(
     latencies = run.latencies(turns.clips)
     # Before sentence finals, a sentence waited for the end of its speaker's turn: the
     # median was 2.2 s and the worst 9 s of wall time on this recording. On the audio clock
-    # they are now 0.6 s and 2.8 s (2026-12-07, clause finals of 2+ words; 3.0 s with 6+),
-    # plus 0.3-0.9 s of decoding on 2 cores.
+    # they are now 0.6 s and 3.0 s (2026-12-07), plus 0.3-0.9 s of decoding on 2 cores.
     assert statistics.median(latencies) <= 1.0, sorted(latencies)
     assert max(latencies) <= 4.0, sorted(latencies)
     # One final per sentence, give or take a few that tiny.en hears run together.

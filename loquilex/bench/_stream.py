@@ -31,7 +31,7 @@ from loquilex.mt import Translator
 from loquilex.protocol import Envelope, EventEmitter, EventType
 from loquilex.session import CaptionPipeline, Translations
 
-__all__ = ["StreamBenchResult", "offline_reference", "run_stream_bench"]
+__all__ = ["StreamBenchResult", "in_silence", "offline_reference", "run_stream_bench"]
 
 
 @dataclass
@@ -167,7 +167,8 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _in_silence(t0: float, t1: float, clips: list[SpeechClip], margin: float = 0.3) -> bool:
+def in_silence(t0: float, t1: float, clips: list[SpeechClip], margin: float = 0.3) -> bool:
+    """Whether a word lies more than ``margin`` away from every spoken sentence."""
     return not any(t1 > c.start - margin and t0 < c.end + margin for c in clips)
 
 
@@ -209,7 +210,7 @@ def _measure(rec: _Recorder, clips: list[SpeechClip] | None, reference: str) -> 
             out["first"] = texts[0][0] - clips[0].start
         for _, e in finals:
             for w in e.payload["segment"]["words"]:
-                if _in_silence(w["t0"], w["t1"], clips):
+                if in_silence(w["t0"], w["t1"], clips):
                     out["silence_words"] += 1
     return out
 

@@ -59,6 +59,22 @@ def register(sub: Any) -> None:
     )
     stream.set_defaults(handler=run_stream)
 
+    rep = bsub.add_parser(
+        "replay",
+        help="the live engine on the audio clock, 20 ms at a time: deterministic finals, "
+        "per-sentence latency in audio seconds, the late sentences listed",
+    )
+    rep.add_argument("audio", type=Path)
+    rep.add_argument("--ref", required=True, help="reference text, or a file holding it")
+    rep.add_argument("--timing", type=Path, help="sentence timings (default AUDIO.timing.json)")
+    rep.add_argument("--model", help="model id or directory")
+    rep.add_argument(
+        "--late", type=float, default=1.5, help="list sentences final later than this (s)"
+    )
+    rep.add_argument("--finals", action="store_true", help="print every final as it came out")
+    rep.add_argument("--json", type=Path, help="write the results here")
+    rep.set_defaults(handler=run_replay)
+
     devset = bsub.add_parser("devset", help="build the development set of recordings")
     devset.add_argument("output", type=Path, help="folder for the WAV, text and timing files")
     devset.add_argument("--cache", type=Path, help="where source archives are kept")
@@ -266,6 +282,49 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         settings={"asr": asr.model_dump(mode="json"), "stream": ctx.settings.stream.model_dump()},
         audio=str(args.audio),
         hypotheses=result.hypotheses,
+    )
+    return 0
+
+
+def run_replay(args: argparse.Namespace, ctx: Context) -> int:
+    from loquilex.asr import WhisperEngine
+    from loquilex.audio import decode_file
+    from loquilex.bench._replay import replay
+    from loquilex.models import load_whisper
+
+    ref_path = Path(args.ref)
+    reference = ref_path.read_text(encoding="utf-8") if ref_path.is_file() else args.ref
+    timing_path = args.timing or args.audio.with_suffix(".timing.json")
+    clips = _load_timing(timing_path) if timing_path.is_file() else None
+    asr = ctx.settings.asr
+    # One replica: the replay decodes one window at a time.
+    model = load_whisper(
+        ctx.store.resolve(args.model or asr.model), asr.device, asr.compute_type, asr.cpu_threads
+    )
+    result = replay(
+        WhisperEngine(model, asr.language),
+        decode_file(args.audio),
+        reference,
+        config=ctx.settings.stream,
+        clips=clips,
+    )
+    if args.finals:
+        for at, final in result.finals:
+            span = f"[{final.start:7.2f}-{final.end:7.2f}]"
+            print(f"{at:8.2f}  {span} {final.eou_reason:<13} {final.text}")
+    for sentence in result.late(args.late):
+        when = "never final" if sentence.latency is None else f"{sentence.latency:5.2f} s"
+        print(f"late  {when}  {sentence.text}")
+    for word in result.words_in_silence:
+        print(f"in silence  {word}")
+    _report(
+        result.summary(),
+        args.json,
+        model=args.model or asr.model or ctx.store.get_default(),
+        settings={"stream": ctx.settings.stream.model_dump()},
+        audio=str(args.audio),
+        hypotheses=[result.text],
+        late=[{"text": s.text, "end": s.end, "latency": s.latency} for s in result.late(args.late)],
     )
     return 0
 
