@@ -162,9 +162,7 @@ class HybridVad:
     #: over the gaps between words, so utterances are not chopped up.
     RELEASE = 10
 
-    def __init__(
-        self, voice: SpeechScorer | None = None, gate: SpeechScorer | None = None
-    ) -> None:
+    def __init__(self, voice: SpeechScorer | None = None, gate: SpeechScorer | None = None) -> None:
         self._silero = voice if voice is not None else SileroVad()
         self._energy = gate if gate is not None else EnergyVad()
         self.voice = np.zeros(0, dtype=np.float32)
