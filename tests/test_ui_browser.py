@@ -98,6 +98,11 @@ def test_live_captions_from_the_microphone(
         # Drop the WebSocket mid-speech, as a network failure would: it must resume.
         page.evaluate("window.loquilex.dropConnection()")
         page.wait_for_function("document.querySelector('#conn').textContent === 'live'")
+        # Stop as a speaker would: once all of it has been said (the last sentence's end
+        # plus a pause), and its finals are shown. A count of finals alone is not it: a
+        # sentence the server finalizes in two parts (at a comma) would stop it one early.
+        spoken = speech.clips[-1].end + 1.0
+        page.wait_for_function(f"window.loquilex.state.sentSeconds >= {spoken}", timeout=40_000)
         expected = len(speech.clips)
         page.wait_for_function(
             f"document.querySelectorAll('#finals li:not(.gap)').length >= {expected}",

@@ -25,9 +25,9 @@ class StreamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     vad: VadKind = Field(
-        default="silero",
-        description="Voice activity detector: 'silero' (neural), 'hybrid' (speech where Silero "
-        "or the level gate hears it: whispered and hoarse voices too) or 'energy' (adaptive "
+        default="hybrid",
+        description="Voice activity detector: 'hybrid' (speech where either of the next two "
+        "hears it: whispered and hoarse voices too), 'silero' (neural) or 'energy' (adaptive "
         "level gate, no model).",
     )
     vad_threshold: float = Field(
