@@ -389,20 +389,22 @@ class _LevelGateOnly(EnergyVad):
 
 
 @pytest.mark.parametrize(
-    ("voiced_s", "no_speech", "kept"),
+    ("voiced_s", "no_speech", "logprob", "kept"),
     [
-        (99.0, 0.8, True),  # a voice model heard it: Whisper's joint rule (logprob is -0.3)
-        (0.0, 0.8, False),  # the level gate alone, and Whisper is sure it is not speech
-        (0.3, 0.8, False),  # a voice model heard only the first 0.3 s (an attack)
-        (0.0, 0.5, True),  # the level gate alone, and Whisper hears speech: a whisper
+        (99.0, 0.8, -0.3, True),  # a voice model heard it: Whisper's joint rule
+        (0.0, 0.8, -0.3, False),  # the level gate alone, and Whisper is sure it is not speech
+        (0.3, 0.8, -0.3, False),  # a voice model heard only the first 0.3 s (an attack)
+        (0.0, 0.5, -0.3, True),  # the level gate alone, and Whisper hears speech: a whisper
+        (0.0, 0.4, -0.85, False),  # the level gate alone, unsure words: a breath, "Thank you."
+        (99.0, 0.4, -0.85, True),  # the same words where a voice model heard a voice
     ],
 )
 def test_audio_only_the_level_gate_heard_needs_a_decoder_sure_of_speech(
-    voiced_s: float, no_speech: float, kept: bool
+    voiced_s: float, no_speech: float, logprob: float, kept: bool
 ) -> None:
     vocab: list[str] = []
     audio = np.concatenate([silence(0.5), speak_script(SENT_A, vocab), silence(1.2)])
-    engine = ScriptedEngine(vocab, no_speech_prob=no_speech, avg_logprob=-0.3)
+    engine = ScriptedEngine(vocab, no_speech_prob=no_speech, avg_logprob=logprob)
     asr = StreamingASR(engine, StreamConfig(), vad=_LevelGateOnly(voiced_s))
     texts = [f.text for f in _finals(_run(asr, audio)) if f.text]
     assert texts == ([" ".join(SENT_A)] if kept else [])

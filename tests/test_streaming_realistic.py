@@ -221,6 +221,39 @@ def test_noise_hum_and_music_give_no_text(model: object, vad: str) -> None:
         assert texts == [], name
 
 
+def _breath(seconds: float, dbfs: float, rng: np.random.Generator) -> np.ndarray:
+    """An audible breath: pink-ish noise in 300-2500 Hz, faded in and out."""
+    n = int(seconds * SAMPLE_RATE)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+    spectrum *= ((freqs >= 300) & (freqs <= 2500)) / np.sqrt(np.maximum(freqs, 1.0))
+    sound = np.fft.irfft(spectrum, n)
+    ramp = np.minimum(1.0, np.minimum(np.arange(n), n - np.arange(n)) / (0.2 * SAMPLE_RATE))
+    sound *= ramp
+    return sound * (10 ** (dbfs / 20) / float(np.sqrt(np.mean(sound**2))))
+
+
+@pytest.mark.parametrize("dbfs", [-44, -34])
+def test_breaths_between_sentences_give_no_text(model: object, tmp_path: Path, dbfs: float) -> None:
+    """A breath opens the level gate but no voice model. Whisper decoded one after the last
+    sentence as "Thank you." (no-speech 0.41, log-probability -0.84) before the stricter
+    log-probability rule for audio no voice model heard."""
+    path = tmp_path / "breaths.wav"
+    pieces = [SpokenPiece(text, speak(text)) for text in SENTENCES[1:]]
+    clips = compose(pieces, path, pauses=2.2, tail=2.2)
+    audio = decode_file(path)
+    rng = np.random.default_rng(7)
+    for clip in clips:
+        at = int((clip.end + 0.8) * SAMPLE_RATE)
+        breath = _breath(0.6, dbfs, rng)
+        audio[at : at + len(breath)] += breath.astype(np.float32)
+    write_wav(path, audio)
+    run = _stream(model, path)  # the default detector: the level gate hears breaths
+    assert _words_in_silence(run, clips) == 0, run.text
+    run.latencies(clips)  # every sentence finalized
+    assert wer_counts(" ".join(c.text for c in clips), run.text).insertions <= 1, run.text
+
+
 def test_offline_transcription_is_faster_whispers_own_with_timed_words(
     model: object, turns: Recording
 ) -> None:

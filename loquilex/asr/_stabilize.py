@@ -58,6 +58,7 @@ def is_hallucination(
     logprob_threshold: float = -1.0,
     compression_threshold: float = 2.4,
     unvoiced_no_speech_threshold: float | None = None,
+    unvoiced_logprob_threshold: float | None = None,
 ) -> bool:
     """Whisper's own rejection rules: silence-like and low-confidence, or too repetitive.
 
@@ -69,12 +70,18 @@ def is_hallucination(
     no-speech probability above it rejects the decode on its own. A held organ chord came
     out as "The end of the end of" at no-speech 0.84 and log-probability -0.93, which the
     joint rule lets through; whispered speech decodes at 0.6 and under.
+    ``unvoiced_logprob_threshold`` is the same for log-probability: a breath between
+    sentences (no-speech 0.34-0.44) came out as "Thank you." at -0.84 and "Bye bye." at
+    -0.80 with the final beam, and as longer made-up text under -0.9 with the partial one;
+    whispered sentences decode at -0.19 to -0.73.
     """
     if hyp.no_speech_prob > no_speech_threshold and hyp.avg_logprob < logprob_threshold:
         return True
     if unvoiced_no_speech_threshold is not None and hyp.no_speech_prob > (
         unvoiced_no_speech_threshold
     ):
+        return True
+    if unvoiced_logprob_threshold is not None and hyp.avg_logprob < unvoiced_logprob_threshold:
         return True
     if hyp.compression_ratio <= compression_threshold:
         return False

@@ -6,7 +6,7 @@ Per stream, in audio time (so behaviour is the same at real time and in fast rep
   utterance opens (with pre-roll), pauses, ends, is too long, or was too little speech.
   A decode of audio that a voice model heard for less than half of its speech windows
   (the level gate alone opened: a whisper, or a held chord) must be surer of speech:
-  ``unvoiced_no_speech_threshold``.
+  ``unvoiced_no_speech_threshold`` and ``unvoiced_logprob_threshold``.
 * While speech continues, the unstable part of the utterance is re-decoded every
   ``decode_interval_s`` of new audio (the first time ``first_decode_s`` after speech
   starts), together with ``left_context_s`` of the stable part before it, whose words are
@@ -522,6 +522,7 @@ class StreamingASR:
             no_speech_threshold=cfg.no_speech_threshold,
             logprob_threshold=cfg.logprob_threshold,
             unvoiced_no_speech_threshold=None if voiced else cfg.unvoiced_no_speech_threshold,
+            unvoiced_logprob_threshold=None if voiced else cfg.unvoiced_logprob_threshold,
         ):
             self.stats.rejected_decodes += 1
             logger.debug(

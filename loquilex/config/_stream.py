@@ -115,6 +115,13 @@ class StreamConfig(BaseModel):
         "whisper, or a held chord or hum): a decode of it this sure of silence is dropped, "
         "whatever its log-probability.",
     )
+    unvoiced_logprob_threshold: float = Field(
+        default=-0.75,
+        le=0,
+        description="Audio that only the level gate heard as speech: a decode with a lower "
+        "average log-probability is dropped, whatever its no-speech probability (keeps a "
+        'breath or sigh from becoming "Thank you.").',
+    )
 
     @property
     def effective_neg_threshold(self) -> float:
