@@ -1,6 +1,6 @@
 """The streaming engine on speech that looks like real use, with the real tiny.en model:
 run-together sentences in a three-voice meeting, quiet speech over a noise floor, whispered
-speech, and sounds that are not speech at all (noise, hum, music).
+speech, and sounds that are not speech at all (noise, hum, music, typing, coughs, breaths).
 
 Replays are synchronous (every 20 ms chunk processed before the next), and latencies here
 are on the audio clock: how much audio past a sentence's end the engine needed before it
@@ -191,7 +191,20 @@ def _not_speech() -> dict[str, np.ndarray]:
         )
         if k % 2:
             beat[at : at + 800] += rng.standard_normal(800) * 0.05 * np.exp(-np.arange(800) / 150)
+    typing = np.zeros(SAMPLE_RATE * 4)
+    at = 0
+    while at < len(typing) - 1000:  # key clicks 80-250 ms apart
+        typing[at : at + 240] += rng.standard_normal(240) * 0.3 * np.exp(-np.arange(240) / 48)
+        at += int(rng.uniform(0.08, 0.25) * SAMPLE_RATE)
+    c = np.arange(int(0.35 * SAMPLE_RATE)) / SAMPLE_RATE  # a cough: a burst, a little voice
+    cough = (
+        np.exp(-c / 0.08)
+        * (1 - np.exp(-c / 0.01))
+        * (rng.standard_normal(len(c)) + 0.3 * np.sin(2 * np.pi * 180 * c))
+    )
     return {
+        "keyboard typing": typing,
+        "coughs": np.concatenate([0.8 * cough, np.zeros(3200), 0.6 * cough]),
         "hiss": rng.standard_normal(SAMPLE_RATE * 4) * 0.002,
         "noise": rng.standard_normal(SAMPLE_RATE * 4) * 0.1,
         "mains hum": 0.01 * np.sin(2 * np.pi * 50 * t[: SAMPLE_RATE * 3]),
@@ -205,9 +218,9 @@ def _not_speech() -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("vad", ["hybrid", "energy", "silero"])
 def test_noise_hum_and_music_give_no_text(model: object, vad: str) -> None:
-    """SPEC §5: silence, noise and music produce no text, with every detector. A held chord
-    opens the level gate (and its attack Silero): it came out as "The end of" before the
-    stricter no-speech rule for audio no voice model heard."""
+    """SPEC §5: silence, noise, music, typing and coughs produce no text, with every
+    detector. A held chord opens the level gate (and its attack Silero): it came out as
+    "The end of" before the stricter no-speech rule for audio no voice model heard."""
     gap = np.zeros(SAMPLE_RATE)
     for name, sound in _not_speech().items():
         audio = np.concatenate([gap, sound, gap]).astype(np.float32)
