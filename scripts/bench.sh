@@ -27,7 +27,8 @@ $LX bench stream "$AUDIO/meeting-turns.wav" --ref "$AUDIO/meeting-turns.txt" --s
     --no-offline --json "$OUT/meeting-turns-x4.json"
 results+=("$OUT/meeting-turns-x4.json")
 $LX bench table "${results[@]}" | tee "$OUT.md"
-$LX bench fanout --subscribers 100 --events 500 --rate 200 --json bench/results/fanout-100.json
+$LX bench fanout --subscribers 100 --events 500 --rate 200 --json bench/results/fanout/100-at-200.json
+$LX bench fanout --subscribers 250 --events 300 --rate 10 --json bench/results/fanout/250-at-10.json
 # Live translation beside real-time captioning, with random-weight models of the real sizes
 # (built once with torch/transformers and cached; speed does not depend on the weights).
 for arch in opus-mt-en-zh nllb-200-distilled-600M; do

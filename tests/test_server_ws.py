@@ -296,3 +296,31 @@ def test_twenty_subscribers_get_every_final_in_order(server: Server, speech: Spe
     assert finals[0] and all(f == finals[0] for f in finals)
     for r in received:
         check_stream(r.events)
+
+
+def _extensions(url: str) -> str | None:
+    """The extensions a WebSocket upgrade to ``url`` agreed on; the client (websockets'
+    default, as browsers do) offers permessage-deflate. The first event must still arrive."""
+
+    async def run() -> str | None:
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"type": "START_SESSION", "config": {}}))
+            first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert first["type"] == "SESSION_STARTED"
+            await ws.send(json.dumps({"type": "END_SESSION"}))
+            assert ws.response is not None
+            return ws.response.headers.get("Sec-WebSocket-Extensions")
+
+    return asyncio.run(run())
+
+
+def test_events_go_uncompressed_unless_compression_is_configured(
+    server: Server, tmp_path: Path
+) -> None:
+    # Compressing every event once per viewer cost more than it saved (docs/scaling.md).
+    assert _extensions(server.ws + "/stream") is None
+    with run_server(
+        tmp_path / "data", tmp_path / "server.log", LX_SERVER__WS_COMPRESSION="true"
+    ) as compressing:
+        agreed = _extensions(compressing.ws + "/stream")
+    assert agreed is not None and "permessage-deflate" in agreed

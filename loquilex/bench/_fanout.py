@@ -44,7 +44,11 @@ def run_fanout_bench(
         app = create_app(settings)
         sock = _listen("127.0.0.1", 0, settings.server.socket_send_buffer)
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, log_config=None, ws_per_message_deflate=settings.server.ws_compression
+            )
+        )
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         while not server.started:

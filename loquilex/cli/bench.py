@@ -391,7 +391,12 @@ def run_fanout(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.subscribers < 1 or args.events < 1 or args.rate <= 0:
         raise CliError("--subscribers, --events and --rate must be positive")
-    _report(run_fanout_bench(args.subscribers, args.events, args.rate), args.json)
+    server = ctx.settings.server.model_dump(include={"ws_compression"})
+    _report(
+        run_fanout_bench(args.subscribers, args.events, args.rate),
+        args.json,
+        settings={"server": server},
+    )
     return 0
 
 
@@ -402,7 +407,9 @@ def run_cluster(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError("--viewers must be at least 2 (one per node)")
     if shutil.which("redis-server") is None:
         raise CliError("redis-server is not installed (apt-get install redis-server)")
-    _report(run_cluster_bench(args.audio, args.viewers), args.json)
+    # The nodes inherit this environment, so they serve with these server settings.
+    server = ctx.settings.server.model_dump(include={"ws_compression", "subscriber_queue"})
+    _report(run_cluster_bench(args.audio, args.viewers), args.json, settings={"server": server})
     return 0
 
 

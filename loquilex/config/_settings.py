@@ -129,6 +129,11 @@ class ServerSettings(BaseModel):
         description="A WebSocket that does not answer a ping within this long is closed "
         "(a half-open socket is gone within interval + timeout).",
     )
+    ws_compression: bool = Field(
+        default=False,
+        description="Offer permessage-deflate to WebSocket clients. Off: compressing every "
+        "event once per viewer costs the server more CPU than small caption events save.",
+    )
     max_unauthenticated: int = Field(
         default=16, ge=1, description="WebSockets waiting to authenticate, in all."
     )

@@ -77,6 +77,7 @@ def serve(settings: Settings) -> None:
         ws_max_size=frame_limit,  # bigger than ours, so we can answer INVALID_MESSAGE
         ws_ping_interval=settings.server.ws_ping_interval_s,
         ws_ping_timeout=settings.server.ws_ping_timeout_s,
+        ws_per_message_deflate=settings.server.ws_compression,
         timeout_graceful_shutdown=2,
     )
     _GracefulServer(config, app).run(sockets=[sock])
