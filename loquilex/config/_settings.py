@@ -252,6 +252,13 @@ class ConversationConfig(BaseModel):
         description="Cosine similarity to a known voice at which a final joins it.",
     )
     max_speakers: int = Field(default=8, ge=1, le=32)
+    speaker_pitch_gap_st: float = Field(
+        default=6.0,
+        ge=0,
+        le=24,
+        description="A final this many semitones from a known speaker's pitch is not "
+        "theirs, however alike the voices sound to the encoder; 0: pitch is not used.",
+    )
     context_turns: int = Field(
         default=20, ge=1, le=1000, description="Turns kept in the rolling context."
     )

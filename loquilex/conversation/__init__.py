@@ -1,8 +1,9 @@
 """The conversation layer over finals: speaker turns, semantics per turn, prosody."""
 
+from loquilex.audio import measure_pitch
 from loquilex.conversation._enricher import Enricher, FinalExtras, build_enricher
 from loquilex.conversation._offline import diarize_as_configured, diarize_transcript
-from loquilex.conversation._prosody import ProsodyTracker, measure_pitch
+from loquilex.conversation._prosody import ProsodyTracker
 from loquilex.conversation._semantics import (
     DEFAULT_RISK_LEXICON,
     Action,

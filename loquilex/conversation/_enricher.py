@@ -17,6 +17,7 @@ from loquilex.aggregation import SpeakerChange
 from loquilex.asr import UtteranceFinal, UtterancePartial
 from loquilex.audio import AudioHistory
 from loquilex.config import ConversationConfig
+from loquilex.conversation._offline import cluster_settings
 from loquilex.conversation._prosody import ProsodyTracker
 from loquilex.conversation._semantics import DEFAULT_RISK_LEXICON
 from loquilex.conversation._turns import Conversation, ConversationSettings
@@ -149,9 +150,7 @@ def build_enricher(
         emitter,
         encoder=encoder,
         prosody=prosody,
-        cluster=ClusterSettings(
-            threshold=settings.speaker_threshold, max_speakers=settings.max_speakers
-        ),
+        cluster=cluster_settings(settings),
         conversation=ConversationSettings(
             context_turns=settings.context_turns,
             context_s=settings.context_s,

@@ -1,5 +1,6 @@
 """Speakers of a whole transcript at once (``loquilex transcribe``): every segment's voice
-is embedded, then all are clustered together, which beats deciding one at a time."""
+is embedded and its pitch measured, then all are clustered together, which beats deciding
+one at a time."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 import numpy as np
 import numpy.typing as npt
 
+from loquilex.audio import measure_pitch
 from loquilex.config import ConversationConfig
 from loquilex.export import Transcript
 from loquilex.speakers import (
@@ -19,7 +21,7 @@ from loquilex.speakers import (
 )
 from loquilex.speakers._encoder import SAMPLE_RATE
 
-__all__ = ["diarize_as_configured", "diarize_transcript"]
+__all__ = ["cluster_settings", "diarize_as_configured", "diarize_transcript"]
 
 _PAD_S = 0.1
 _MAX_WINDOWS = 8
@@ -33,7 +35,7 @@ def diarize_transcript(
 ) -> Transcript:
     """``transcript`` with every spoken segment's ``speaker_id`` set (``spk-0`` first)."""
     spoken = [i for i, s in enumerate(transcript.segments) if s.text.strip()]
-    vectors, seconds = [], []
+    vectors, seconds, pitches = [], [], []
     for i in spoken:
         segment = transcript.segments[i]
         first = max(int((segment.start - _PAD_S) * SAMPLE_RATE), 0)
@@ -44,7 +46,8 @@ def diarize_transcript(
         embedding = encoder.embed(clip, max_windows=_MAX_WINDOWS)
         vectors.append(embedding.vector)
         seconds.append(embedding.speech_s)
-    labels = cluster_offline(vectors, seconds, settings)
+        pitches.append(measure_pitch(clip))
+    labels = cluster_offline(vectors, seconds, settings, pitches)
     speakers = dict(zip(spoken, labels, strict=True))
     segments = tuple(
         dataclasses.replace(s, speaker_id=speaker_label(speakers[i])) if i in speakers else s
@@ -65,5 +68,13 @@ def diarize_as_configured(
     encoder = encoder_for(wanted, config.diarize)
     if encoder is None:
         return transcript
-    settings = ClusterSettings(threshold=config.speaker_threshold, max_speakers=config.max_speakers)
-    return diarize_transcript(transcript, audio, encoder, settings)
+    return diarize_transcript(transcript, audio, encoder, cluster_settings(config))
+
+
+def cluster_settings(config: ConversationConfig) -> ClusterSettings:
+    """How speakers are told apart, live and offline, from the user's settings."""
+    return ClusterSettings(
+        threshold=config.speaker_threshold,
+        max_speakers=config.max_speakers,
+        pitch_gap_st=config.speaker_pitch_gap_st,
+    )

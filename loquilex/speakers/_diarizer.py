@@ -2,7 +2,8 @@
 
 For each final the pipeline asks :meth:`attribute` (blocking: run it off the event loop)
 who said the audio between two times. Its voice is embedded (at most ``_MAX_WINDOWS``
-windows, spread evenly) and assigned online; nothing later in the stream is looked at.
+windows, spread evenly), its pitch measured, and both assigned online; nothing later in
+the stream is looked at.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from loquilex.audio import measure_pitch
 from loquilex.speakers._cluster import (
     ClusterSettings,
     OnlineSpeakers,
@@ -74,8 +76,11 @@ class Diarizer:
         if change is not None:
             before = _unit(embedding.windows[:split].mean(axis=0))
             after = _unit(embedding.windows[split:].mean(axis=0))
-            first = self.speakers.assign(before, at_s)
-            second = self.speakers.assign(after, embedding.speech_s - at_s)
+            cut = int(at_s * SAMPLE_RATE)
+            first = self.speakers.assign(before, at_s, measure_pitch(audio[:cut]))
+            second = self.speakers.assign(
+                after, embedding.speech_s - at_s, measure_pitch(audio[cut:])
+            )
             self.compute_s += time.thread_time() - began
             split_here = second.speaker != first.speaker  # else no room for another: one voice
             return Attribution(
@@ -86,7 +91,9 @@ class Diarizer:
                 round(at_s, 3) if split_here else None,
                 speaker_label(second.speaker) if split_here else None,
             )
-        assignment = self.speakers.assign(embedding.vector, embedding.speech_s)
+        assignment = self.speakers.assign(
+            embedding.vector, embedding.speech_s, measure_pitch(audio)
+        )
         self.compute_s += time.thread_time() - began
         return Attribution(
             speaker_label(assignment.speaker),
@@ -102,7 +109,9 @@ class Diarizer:
         if audio.size < SAMPLE_RATE // 10 or self.speakers.count == 0:
             return None
         began = time.thread_time()
-        speaker = self.speakers.nearest(self.encoder.embed(audio, max_windows=1).vector)
+        speaker = self.speakers.nearest(
+            self.encoder.embed(audio, max_windows=1).vector, measure_pitch(audio)
+        )
         self.compute_s += time.thread_time() - began
         self.tentative_lookups += 1
         return speaker_label(speaker) if speaker is not None else None
