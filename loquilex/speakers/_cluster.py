@@ -4,9 +4,11 @@ Online (live): each new stretch of speech joins the most similar known speaker w
 cosine similarity of its embedding to that speaker's centroid reaches ``threshold``; else it
 opens a new speaker, up to ``max_speakers`` (then it joins the nearest). Pitch is a second
 cue: a stretch whose median F0 lies more than ``pitch_gap_st`` semitones from a speaker's
-running pitch is not that speaker, however alike the embeddings (a voice encoder can hear
-a low and a high voice of one synthesiser, or two similar timbres, as one person; their
-pitch an octave apart tells them apart). Without a pitch (whispering) the embedding decides.
+running pitch is not that speaker, though the embeddings pass the threshold (a voice
+encoder can hear a low and a high voice of one synthesiser as one person; their pitch an
+octave apart tells them apart), unless they are very alike (``pitch_trust_below``: the
+pitch tracker, not the voice, is then likely wrong). Without a pitch (whispering) the
+embedding decides.
 Centroids are duration-weighted sums with a decay, so a voice that drifts (a cold getting
 worse, a new microphone) is followed. Short stretches say little about a voice: below
 ``min_speech_s`` one never opens a speaker nor moves a centroid, and stays with whoever
@@ -71,6 +73,9 @@ class ClusterSettings:
     #: the dev set: ranges of 3.3 and 5.2); a man's and a woman's voice are 7-12 apart.
     #: 0: pitch is not used.
     pitch_gap_st: float = 6.0
+    #: ... unless the encoder finds the voice this alike or more (the dev set's other voices
+    #: that pitch told apart were at most 0.78 alike; one real speaker's sentences 0.77-0.95).
+    pitch_trust_below: float = 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +155,21 @@ class OnlineSpeakers:
         best = int(np.argmax(scored))
         return best if scored[best] >= self.settings.threshold else None
 
-    def pitch_clash(self, pitch_st: float | None) -> npt.NDArray[np.bool_]:
-        """Per known speaker: whether a stretch of this pitch cannot be theirs."""
-        gap = self.settings.pitch_gap_st
+    def pitch_clash(
+        self, pitch_st: float | None, sims: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.bool_]:
+        """Per known speaker: whether a stretch of this pitch cannot be theirs. A voice the
+        encoder finds ``pitch_trust_below`` alike or more is theirs whatever its pitch
+        (a pitch tracker can be an octave off on a creaky or hoarse voice)."""
+        cfg = self.settings
         return np.array(
             [
-                gap > 0
+                cfg.pitch_gap_st > 0
                 and pitch_st is not None
                 and (known := c.pitch_st) is not None
-                and abs(pitch_st - known) >= gap
-                for c in self._centroids
+                and abs(pitch_st - known) >= cfg.pitch_gap_st
+                and sim < cfg.pitch_trust_below
+                for c, sim in zip(self._centroids, sims, strict=True)
             ],
             bool,
         )
@@ -172,7 +182,7 @@ class OnlineSpeakers:
         scored = sims.copy()
         if self.last is not None and scored.size:
             scored[self.last] += self.settings.continuity
-        scored[self.pitch_clash(pitch_st)] = -1.0
+        scored[self.pitch_clash(pitch_st, sims)] = -1.0
         return scored
 
     def assign(self, vector: Vector, speech_s: float, pitch_hz: float | None = None) -> Assignment:
@@ -190,7 +200,7 @@ class OnlineSpeakers:
             # Too short to be sure of anyone: the turn goes on, unless the stretch is
             # clearly more like another known speaker (someone else's "Good."), or is
             # not the last speaker's pitch and is like someone of its own.
-            clash = self.pitch_clash(pitch_st)
+            clash = self.pitch_clash(pitch_st, sims)
             rival = int(np.argmax(np.where(clash, -np.inf, sims)))
             clearer = sims[rival] - sims[self.last] >= cfg.short_margin or clash[self.last]
             fits = sims[rival] >= cfg.short_floor and not clash[rival]
@@ -222,7 +232,8 @@ def cluster_offline(
 ) -> list[int]:
     """Speaker index per stretch, numbered in order of first appearance. With
     ``pitches_hz``, two clusters whose pitches lie ``pitch_gap_st`` apart are not merged
-    (unless that leaves more than ``max_speakers``)."""
+    unless the encoder finds them ``pitch_trust_below`` alike (or more clusters than
+    ``max_speakers`` would be left)."""
     cfg = settings or ClusterSettings()
     n = len(vectors)
     if n == 0:
@@ -246,7 +257,7 @@ def cluster_offline(
             mean = np.where(voiced > 0, pitch_sum / np.maximum(voiced, 1e-9), np.nan)
             with np.errstate(invalid="ignore"):
                 apart = np.abs(mean[:, None] - mean[None, :]) >= cfg.pitch_gap_st
-            allowed = np.where(apart, -np.inf, masked)
+            allowed = np.where(apart & (masked < cfg.pitch_trust_below), -np.inf, masked)
             if np.max(allowed) >= cfg.threshold or alive.sum() <= cfg.max_speakers:
                 masked = allowed
         a, b = np.unravel_index(int(np.argmax(masked)), masked.shape)
@@ -273,6 +284,7 @@ def cluster_offline(
         if i not in reliable:
             likeness = np.array([float(c @ vectors[i]) for c in centroids])
             clash = np.array([abs(pitch[i] - m) >= cfg.pitch_gap_st > 0 for m in means])
+            clash &= likeness < cfg.pitch_trust_below
             if not clash.all():
                 likeness[clash] = -np.inf
             labels[i] = int(np.argmax(likeness))
