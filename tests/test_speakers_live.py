@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import websockets
@@ -236,3 +237,23 @@ def test_live_and_transcribe_show_speakers_in_the_terminal(
     assert sum(line.startswith("Speaker ") for line in lines) >= 3
     plain = cli("transcribe", str(path), "-f", "txt", "--no-diarize")
     assert not any(line.startswith("Speaker ") for line in plain.stdout.splitlines())
+
+
+def test_bench_stream_scores_speakers_and_records_the_settings(
+    cli: CliRunner, two_voices: Speech, tmp_path: Path
+) -> None:
+    """The numbers docs/PERFORMANCE.md reports for speakers, from the command it names."""
+    out = tmp_path / "speakers.json"
+    path = two_voices.path
+    done = cli(
+        "bench", "stream", str(path), "--ref", two_voices.text, "--no-offline",
+        "--diarize", "--prosody", "--json", str(out), timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    results = report["results"]
+    assert results["true_speakers"] == results["found_speakers_max"] == 2, results
+    assert results["speaker_accuracy"] >= 0.9 and results["turn_changes_found"] >= 2
+    assert 0 < results["diarize_cpu_s_per_audio_s"] < 0.2
+    conversation = report["settings"]["conversation"]
+    assert conversation["speaker_pitch_gap_st"] == 6.0 and conversation["diarize"] is True

@@ -287,7 +287,11 @@ def test_bench_stream_reports_translation_latency(
         data_dir=data_dir,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    results = json.loads(out.read_text())["results"]
+    report = json.loads(out.read_text())
+    results = report["results"]
+    # What the numbers were measured with: every translation setting, e.g. its threads.
+    assert report["settings"]["mt"]["threads"] == results["mt_threads"] >= 1
+    assert "conversation" not in report["settings"]  # speakers were off
     assert results["translator"] == "tiny-marian"
     assert results["translations_final"] >= len(SPOKEN) - 1
     assert 0 <= results["translation_latency_p50_s"] <= results["translation_latency_max_s"]

@@ -279,7 +279,16 @@ def run_stream(args: argparse.Namespace, ctx: Context) -> int:
         summary,
         args.json,
         model=asr.model or ctx.store.get_default(),
-        settings={"asr": asr.model_dump(mode="json"), "stream": ctx.settings.stream.model_dump()},
+        settings={
+            "asr": asr.model_dump(mode="json"),
+            "stream": ctx.settings.stream.model_dump(),
+            **({"mt": ctx.settings.mt.model_dump(mode="json")} if args.translate else {}),
+            **(
+                {"conversation": ctx.settings.conversation.model_dump(mode="json")}
+                if args.diarize or args.prosody
+                else {}
+            ),
+        },
         audio=str(args.audio),
         hypotheses=result.hypotheses,
     )
