@@ -310,8 +310,12 @@ def test_a_voice_of_another_pitch_is_another_speaker_though_the_encoder_hears_on
     assert two_voices().assign(between, 2.0, 110.0).speaker == 0
     assert two_voices().assign(between, 2.0, 195.0).speaker == 1
     assert two_voices().assign(low, 2.0, None).speaker == 0  # no pitch: the likelier voice
-    # A short reply is too short to open anyone; in the other voice's pitch it is theirs.
+    # A partial's tentative speaker is judged the same way, and changes nothing.
     speakers = two_voices()
+    assert speakers.nearest(between, 110.0) == 0 and speakers.nearest(between, 195.0) == 1
+    assert speakers.nearest(between, None) == 1  # the last speaker, favoured by continuity
+    assert speakers.count == 2 and speakers.last == 1
+    # A short reply is too short to open anyone; in the other voice's pitch it is theirs.
     assert speakers.assign(between, 0.4, 100.0).speaker == 0
     assert speakers.assign(between, 0.4, 205.0).speaker == 1
     assert speakers.assign(between, 0.4, 100.0).speaker == 0
