@@ -9,6 +9,7 @@ from loquilex.asr._stabilize import (
     ends_final,
     ends_sentence,
     sentence_breaks,
+    skipped,
     split_sentences,
     truncate_loops,
 )
@@ -146,3 +147,26 @@ def test_new_words_are_not_lost_to_a_repeat_inside_the_forced_context() -> None:
     context = _timed("at that high level the air is pure.")
     again = _timed("at that high level the air is pure. at that", 2.4)
     assert clean_tail(again, audio_end=5.0, context=context) == []
+
+
+def test_a_decode_that_skips_agreed_words_is_told_from_one_that_revises_them() -> None:
+    """Cases met in the dev set's replays: skips (a quiet phrase dropped for the loud voice
+    after it; a short first word dropped) against revisions of the same words."""
+    t = [(0.0, 0.3), (0.3, 0.6), (0.6, 0.9), (0.9, 1.2)]
+
+    def said(text: str) -> list[Word]:
+        return _words(*((w, *t[i % 4]) for i, w in enumerate(text.split())))
+
+    # A quiet phrase the next decode replaced with the loud voice after it.
+    assert skipped(said("In the early middle"), said("the... Sunday is the"))
+    # "Great," dropped from the window's start: the decode starts at the next agreed word.
+    assert skipped(said("Great, let's do"), said("Let's do that, let's try the"))
+    # Revisions: the words read alike.
+    assert not skipped(said("a certificate"), said("as certificates have expired on 1."))
+    assert not skipped(said("I did from about"), said("They did from about 300."))
+    assert not skipped(said("adding up"), said("add in up about 15%."))
+    assert not skipped(said("1115 and stays down"), said("11 15 and stays down for 40"))
+    # Agreement kept, one word agreed, or an empty (rejected) decode: nothing to judge.
+    assert not skipped(said("in the early"), said("in the early middle ages."))
+    assert not skipped(said("Great,"), said("Let's do that."))
+    assert not skipped(said("We decided"), [])

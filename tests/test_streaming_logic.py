@@ -409,3 +409,59 @@ def test_audio_only_the_level_gate_heard_needs_a_decoder_sure_of_speech(
     texts = [f.text for f in _finals(_run(asr, audio)) if f.text]
     assert texts == ([" ".join(SENT_A)] if kept else [])
     assert (asr.stats.rejected_decodes == 0) is kept
+
+
+def test_words_two_decodes_agreed_on_are_not_lost_to_a_decode_that_skips_them() -> None:
+    """Whisper drops a quiet phrase when a louder voice follows it in the window. Words two
+    partial decodes agreed on, still held back by the commit lag, are kept: the decode that
+    skipped them is run again with them forced."""
+    vocab: list[str] = []
+    words = "it was invented in the early middle ages sunday is the best part of the week.".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    asr, engine = _make(vocab)
+    original = engine.decode
+
+    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
+        hyp = original(audio, **kw)  # type: ignore[arg-type]
+        forced = len(kw.get("prefix", ()))  # type: ignore[arg-type]
+        heard = [w.text for w in hyp.words[forced:]]
+        loud = next((i for i, w in enumerate(heard) if w.startswith("sun")), None)
+        if loud and not forced:  # a loud voice in a window that opens on quiet speech
+            hyp = replace(hyp, words=hyp.words[loud:])
+        return hyp
+
+    engine.decode = decode  # type: ignore[method-assign]
+    finals = _finals(_run(asr, audio))
+    assert " ".join(f.text for f in finals) == " ".join(words)
+    assert asr.stats.skips_kept >= 1
+    # The skipping decode was run again with the agreed words forced.
+    assert any(call["prefix"][:2] == ["it", "was"] for call in engine.calls)
+
+
+def test_a_revision_of_early_guesses_stands_when_forcing_them_would_lose_words() -> None:
+    """Two early decodes of a quiet start agreed on a wrong guess; the next decode revised
+    all of it. Forced, the guess leads nowhere (the decoder only loops on it), so the
+    revision stands and nothing of the sentence is lost."""
+    vocab: list[str] = []
+    words = "my flight lands at eleven so i might be a little late tomorrow.".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    asr, engine = _make(vocab)
+    original = engine.decode
+    guess = ["oh", "no,"]
+    unforced = itertools.count()
+
+    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
+        hyp = original(audio, **kw)  # type: ignore[arg-type]
+        forced = list(kw.get("prefix", ()))  # type: ignore[call-overload]
+        if forced[:2] == guess:  # the wrong guess forced: only a loop on it follows
+            return replace(hyp, words=hyp.words[: len(forced)], prefix_len=len(forced))
+        if not forced and next(unforced) < 2:  # the first two decodes guess wrong
+            heard = [replace(w, text=t) for w, t in zip(hyp.words, guess, strict=False)]
+            return replace(hyp, words=(*heard, *hyp.words[2:]))
+        return hyp
+
+    engine.decode = decode  # type: ignore[method-assign]
+    finals = _finals(_run(asr, audio))
+    assert " ".join(f.text for f in finals) == " ".join(words)
+    assert asr.stats.skips_kept == 0
+    assert any(call["prefix"][:2] == guess for call in engine.calls)  # it was tried

@@ -7,6 +7,7 @@ change. Before agreement, each hypothesis is cleaned of the usual Whisper failur
 
 from __future__ import annotations
 
+import difflib
 import re
 import zlib
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ __all__ = [
     "is_hallucination",
     "norm_word",
     "sentence_breaks",
+    "skipped",
     "split_sentences",
     "truncate_loops",
 ]
@@ -176,6 +178,28 @@ def agree(previous: Sequence[Word], current: Sequence[Word], *, keep_last: bool)
     if keep_last:
         n = min(n, max(len(current) - 1, 0))
     return n
+
+
+def skipped(agreed: Sequence[Word], current: Sequence[Word]) -> bool:
+    """Whether ``current`` skipped words that the two decodes before it agreed on.
+
+    Whisper drops quiet speech when louder speech follows it in the window (a quiet phrase,
+    then a loud voice), and a short word at the window's start ("Great," before "let's do
+    that"). That shows as a decode that starts at a later agreed word, or whose first words
+    read nothing like the agreed ones ("in the early middle" → "the… Sunday is the"). A
+    decode that rewrites them ("a certificate" → "as certificates", "I did" → "They did")
+    reads alike and is a revision, not a skip. An empty decode (rejected as no speech) is
+    not judged: the gates may be right.
+    """
+    held = [n for n in (norm_word(w.w) for w in agreed) if n]
+    new = [n for n in (norm_word(w.w) for w in current) if n]
+    if len(held) < 2 or not new or new[0] == held[0]:
+        return False
+    for k in range(1, len(held) - 1):
+        if new[:2] == held[k : k + 2]:
+            return True  # the head was skipped: it starts at an agreed word further on
+    alike = difflib.SequenceMatcher(None, " ".join(held), " ".join(new[: len(held)]))
+    return alike.ratio() < 0.5
 
 
 _CLAUSE_END = re.compile(r"[,;:][\"'”)\]]*$")

@@ -12,7 +12,10 @@ Per stream, in audio time (so behaviour is the same at real time and in fast rep
   starts), together with ``left_context_s`` of the stable part before it, whose words are
   forced as the decoder prefix; earlier text is the prompt. A word becomes stable when two
   consecutive decodes agree on it and it ends at least ``commit_lag_s`` before the decoded
-  audio does (LocalAgreement with right context). Stable words never change.
+  audio does (LocalAgreement with right context). Stable words never change. A decode
+  that skips words the two before it agreed on (Whisper drops a quiet phrase when a louder
+  voice follows it in the window) makes them stable at once and is decoded again with them
+  forced: agreed speech is never lost to a later decode.
 * Sentence finals without a pause: when a partial decode shows a sentence end followed by
   the next sentence's first word, with ``sentence_context_s`` of audio after it, the same
   window is decoded again with the final beam. If that decode agrees that a sentence ends
@@ -62,6 +65,7 @@ from loquilex.asr._stabilize import (
     is_hallucination,
     norm_word,
     sentence_breaks,
+    skipped,
     split_sentences,
 )
 from loquilex.asr._vad import WINDOW, SpeechScorer, make_vad
@@ -125,6 +129,7 @@ class AsrStats:
     max_window_s: float = 0.0
     dropped_utterances: int = 0
     rejected_decodes: int = 0
+    skips_kept: int = 0  # decodes that skipped agreed words, decoded again with them forced
     finals: int = 0
 
 
@@ -137,6 +142,7 @@ class _Utterance:
     committed: list[Word] = field(default_factory=list)
     context: list[Word] = field(default_factory=list)  # finalized words just before ``start``
     unconfirmed: list[Word] = field(default_factory=list)
+    agreed: int = 0  # leading unconfirmed words two decodes agreed on, held by the lag
     candidate: list[Word] | None = None  # final decode taken at the current pause
     candidate_logprob: float | None = None
     rejected: list[float] = field(default_factory=list)  # ends of breaks the final beam
@@ -546,15 +552,48 @@ class StreamingASR:
             extension += words.pop(0).w  # "library" + "." heard as a word of its own
         return words, extension, hyp.avg_logprob
 
+    def _decode_keeping(
+        self, utt: _Utterance, end: int, *, final: bool
+    ) -> tuple[list[Word], str, float]:
+        """:meth:`_decode`, and again if the decode skipped the words the two decodes before
+        it agreed on (held back only by the commit lag), with those words stable and forced.
+        The second decode is kept if the agreed words and what it hears after them hold at
+        least as many words as the first decode did; otherwise the first decode revised
+        early guesses ("I fly, I'm flying" → "My flight, then, …") and stands."""
+        words, extension, logprob = self._decode(utt, end, final=final)
+        held = utt.unconfirmed[: utt.agreed]
+        if not skipped(held, words):
+            return words, extension, logprob
+        before = (utt.committed, utt.window, utt.unconfirmed, utt.agreed)
+        utt.committed = [*utt.committed, *held]
+        utt.window = max(utt.window, self._sample(held[-1].t1))
+        utt.unconfirmed, utt.agreed = utt.unconfirmed[len(held) :], 0
+        kept = self._decode(utt, end, final=final)
+        keep = len(held) + len(kept[0]) >= len(words)
+        logger.debug(
+            "decode at %.2f s skipped agreed [%s] (it said: %s); with them forced: %s (%s)",
+            end / SAMPLE_RATE,
+            _join(held),
+            _join(words),
+            _join(kept[0]),
+            "kept" if keep else "not kept",
+        )
+        if keep:
+            self.stats.skips_kept += 1
+            return kept
+        utt.committed, utt.window, utt.unconfirmed, utt.agreed = before
+        return words, extension, logprob
+
     def _partial(self, utt: _Utterance) -> list[AsrEvent]:
         cfg = self.config
         end = self._vad_pos
-        words, extension, _ = self._decode(utt, end, final=False)
+        words, extension, _ = self._decode_keeping(utt, end, final=False)
         utt.next_decode = end + int(cfg.decode_interval_s * SAMPLE_RATE)
         end_s = end / SAMPLE_RATE
-        confirmed = agree(utt.unconfirmed, words, keep_last=True)
+        agreed = confirmed = agree(utt.unconfirmed, words, keep_last=True)
         while confirmed and words[confirmed - 1].t1 > end_s - cfg.commit_lag_s:
             confirmed -= 1
+        utt.agreed = agreed - confirmed
         if confirmed:
             utt.committed = _with_extension(utt.committed, extension)
             extension = ""
@@ -684,12 +723,10 @@ class StreamingASR:
 
     def _final_words(self, utt: _Utterance, end: int) -> tuple[list[Word], float | None]:
         """Stable words plus a final (larger-beam) decode of the rest of the utterance."""
-        words = list(utt.committed)
-        logprob = None
-        if end > utt.window + WINDOW:
-            tail, extension, logprob = self._decode(utt, end, final=True)
-            words = _with_extension(words, extension) + tail
-        return words, logprob
+        if end <= utt.window + WINDOW:
+            return list(utt.committed), None
+        tail, extension, logprob = self._decode_keeping(utt, end, final=True)
+        return _with_extension(utt.committed, extension) + tail, logprob
 
     def _final_event(
         self, utt: _Utterance, words: tuple[Word, ...], reason: EouReason

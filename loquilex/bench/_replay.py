@@ -53,6 +53,7 @@ class ReplayResult:
     audio_s: float = 0.0
     decodes: int = 0
     sentence_checks: int = 0
+    skips_kept: int = 0  # decodes that skipped agreed words (decoded again with them forced)
 
     @property
     def text(self) -> str:
@@ -89,6 +90,7 @@ class ReplayResult:
             "words_in_silence": len(self.words_in_silence),
             "decodes": self.decodes,
             "sentence_checks": self.sentence_checks,
+            "skips_kept": self.skips_kept,
             "cpu_s": round(self.cpu_s, 2),
             "audio_s": round(self.audio_s, 2),
         }
@@ -121,6 +123,7 @@ def replay(
         audio_s=len(audio) / SAMPLE_RATE,
         decodes=asr.stats.partial_decodes + asr.stats.final_decodes,
         sentence_checks=asr.stats.sentence_checks,
+        skips_kept=asr.stats.skips_kept,
     )
     for clip in clips or []:
         hit = next((t for t, f in finals if f.text and f.end >= clip.end - 0.5), None)

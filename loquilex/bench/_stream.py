@@ -60,6 +60,7 @@ class StreamBenchResult:
     streams: int
     peak_rss_mb: float
     skipped_partials: int
+    skips_kept: int
     max_window_s: float
     decode_s: float
     offline: WerCounts | None
@@ -117,6 +118,7 @@ class StreamBenchResult:
             "cpu_s_per_audio_s": round(self.cpu_s / (self.audio_s * self.streams), 4),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "skipped_partials": self.skipped_partials,
+            "skips_kept": self.skips_kept,
             "decode_wall_s_per_audio_s": round(self.decode_s / (self.audio_s * self.streams), 4),
             "max_decode_window_s": round(self.max_window_s, 2),
             **(
@@ -352,6 +354,7 @@ def run_stream_bench(
         streams=streams,
         peak_rss_mb=peak_rss_mb,
         skipped_partials=sum(p.asr.stats.skipped_partials for p in pipelines),
+        skips_kept=sum(p.asr.stats.skips_kept for p in pipelines),
         max_window_s=max(p.asr.stats.max_window_s for p in pipelines),
         decode_s=sum(p.asr.stats.decode_s for p in pipelines),
         offline=offline_counts,
