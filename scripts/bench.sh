@@ -15,7 +15,7 @@ AUDIO=bench/audio/devset
 OUT=${BENCH_OUT:-bench/results/devset}
 mkdir -p "$AUDIO" "$OUT"
 $LX bench devset "$AUDIO"
-names=${BENCH_ONLY:-"meeting-paused meeting-turns voices-2 voices-3 standup quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets"}
+names=${BENCH_ONLY:-"meeting-paused meeting-turns voices-2 voices-3 standup quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets room"}
 results=()
 for name in $names; do
     echo "== $name"

