@@ -40,7 +40,7 @@ done
 # then everything on at once: speakers, prosody, semantics and live translation.
 speakers=()
 mkdir -p bench/results/speakers
-for name in ${BENCH_SPEAKERS:-"voices-2 voices-3 standup meeting-turns quiet-whisper harvard-2spk harvard-quiet lj-read meeting-paused"}; do
+for name in ${BENCH_SPEAKERS:-"voices-2 voices-3 standup meeting-turns quiet-whisper harvard-2spk harvard-quiet lj-read meeting-paused room"}; do
     echo "== $name, speakers"
     $LX bench stream "$AUDIO/$name.wav" --ref "$AUDIO/$name.txt" --no-offline --diarize --prosody \
         --json "bench/results/speakers/$name.json"
