@@ -14,10 +14,19 @@ LX=${LX:-.venv/bin/loquilex}
 AUDIO=bench/audio/devset
 OUT=${BENCH_OUT:-bench/results/devset}
 mkdir -p "$AUDIO" "$OUT"
+# The `phone` recording's telephone prompts are a Debian package.
+if [ ! -d /usr/share/asterisk/sounds/en_US_f_Allison ] && command -v apt-get >/dev/null; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends asterisk-core-sounds-en-wav asterisk-core-sounds-en >/dev/null \
+        || echo "phone: could not install Debian's asterisk sounds; it is skipped" >&2
+fi
 $LX bench devset "$AUDIO"
-names=${BENCH_ONLY:-"meeting-paused meeting-turns voices-2 voices-3 standup quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets room"}
+names=${BENCH_ONLY:-"meeting-paused meeting-turns voices-2 voices-3 standup quiet-whisper lj-read harvard-2spk harvard-quiet jfk sonnets room phone"}
 results=()
 for name in $names; do
+    [ -f "$AUDIO/$name.wav" ] || { echo "== $name: not built, skipped"; continue; }
     echo "== $name"
     $LX bench stream "$AUDIO/$name.wav" --ref "$AUDIO/$name.txt" --json "$OUT/$name.json"
     results+=("$OUT/$name.json")

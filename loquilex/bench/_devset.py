@@ -18,6 +18,9 @@ Built by :func:`build_devset` into one folder (``loquilex bench devset DIR``):
   Harvard sentences, taking turns), ``harvard-quiet`` (the same, 26 dB quieter), ``jfk``
   (11 s of the well-known inaugural line) and ``sonnets`` (three LibriVox sonnet readings,
   public domain).
+* ``phone``: 8 kHz telephone prompts, one professional voice (Debian's
+  ``asterisk-core-sounds-en-wav``: built only where that package is installed), 22 prompts
+  of ten words or more, some run together and some after a pause.
 * ``room``: those real voices as a room hears them: four speakers from loud to very quiet,
   sped up and slowed down, two real room reverberations, breath noise on two voices, a
   hesitation inside a sentence, long pauses with a dog, birds and thunder in them, over a
@@ -30,6 +33,7 @@ what final latency is measured against; ``jfk`` and ``sonnets`` have a reference
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -65,15 +69,23 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """One dev-set recording: ``name.wav``, ``name.txt`` and maybe ``name.timing.json``."""
+    """One dev-set recording: ``name.wav``, ``name.txt`` and maybe ``name.timing.json``.
+    ``needs``: a system package's folder it is read from; without it, it is skipped."""
 
     name: str
     description: str
     real: bool
+    needs: Path | None = None
 
     def wav(self, root: Path) -> Path:
         return root / f"{self.name}.wav"
 
+
+#: Debian's ``asterisk-core-sounds-en-wav`` (the prompts) and ``asterisk-core-sounds-en``
+#: (what each says).
+_ASTERISK = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+_ASTERISK_TEXT = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+_ASTERISK_APT = "apt-get install asterisk-core-sounds-en-wav asterisk-core-sounds-en"
 
 DEVSET: tuple[Recording, ...] = (
     Recording("meeting-paused", "espeak-ng, 1 voice, 0.7-2.5 s pause after every sentence", False),
@@ -88,6 +100,9 @@ DEVSET: tuple[Recording, ...] = (
     Recording("jfk", "JFK inaugural address excerpt, 11 s", True),
     Recording("sonnets", "3 LibriVox sonnet readings, 52 s each", True),
     Recording("room", "4 real voices in a room: levels, speeds, reverb, sounds in pauses", True),
+    Recording(
+        "phone", "8 kHz telephone prompts, 1 voice, Debian's asterisk sounds", True, _ASTERISK
+    ),
 )
 
 #: Source archives of real speech: (package, version, file name, SHA-256).
@@ -458,6 +473,33 @@ def _room(out: Path, cache: Path, scratch: Path) -> None:
     write_wav(out, audio + floor * 10 ** ((-58 - _rms_db(floor)) / 20))
 
 
+def _phone(out: Path, cache: Path, scratch: Path) -> None:
+    """Telephone prompts of ten words or more, without digits, keys or sounds (whose text
+    the list spells differently from how they are said), every few of them in list order."""
+    if not _ASTERISK_TEXT.is_file():
+        raise DevsetError(f"phone needs Debian's prompts: {_ASTERISK_APT}")
+    prompts = []
+    for line in gzip.open(_ASTERISK_TEXT, "rt", encoding="utf-8"):
+        found = re.match(r"^([\w/-]+): (.*)$", line.strip())
+        if found is None:
+            continue
+        name, text = found.groups()
+        if "[" in text or re.search(r"\d|[*#]|pound|star|\.\.\.", text):
+            continue
+        if len(text.split()) >= 10 and (_ASTERISK / f"{name}.wav").is_file():
+            prompts.append((name, text))
+    chosen = prompts[:: max(1, len(prompts) // 22)][:22]
+    pieces = [
+        SpokenPiece(text, trim_silence(decode_file(_ASTERISK / f"{name}.wav")), "allison")
+        for name, text in chosen
+    ]
+    rng = np.random.default_rng(4)
+    pauses = [
+        float(rng.choice([rng.uniform(0.08, 0.2), rng.uniform(0.5, 1.2)])) for _ in pieces[1:]
+    ]
+    compose(pieces, out, pauses=pauses)
+
+
 def _reverb(
     audio: npt.NDArray[np.float32], rir: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float32]:
@@ -533,6 +575,7 @@ _BUILDERS: dict[str, Callable[[Path, Path, Path], None]] = {
     "jfk": _jfk,
     "sonnets": _sonnets,
     "room": _room,
+    "phone": _phone,
 }
 
 
@@ -547,6 +590,9 @@ def build_devset(
     root.mkdir(parents=True, exist_ok=True)
     for rec in DEVSET:
         if (names and rec.name not in names) or (rec.real and not real):
+            continue
+        if rec.needs is not None and not rec.needs.is_dir():
+            logger.warning("skipping %s: it needs %s (%s)", rec.name, rec.needs, _ASTERISK_APT)
             continue
         if not rec.wav(root).is_file():
             with tempfile.TemporaryDirectory() as scratch:
