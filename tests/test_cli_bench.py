@@ -41,6 +41,11 @@ def test_bench_stream_reports_and_writes_json(
     assert results["words_in_silence"] == 0
     assert 0 < results["cpu_s_per_audio_s"] < 2
     assert "final_latency_p95_s" in proc.stdout
+    # Sentences final over 1.5 s after their end are named, the latest first.
+    late = results["late_sentences"]
+    assert (results["final_latency_max_s"] > 1.5) == bool(late)
+    assert all(entry["text"] in speech.text and entry["latency_s"] > 1.5 for entry in late)
+    assert [e["latency_s"] for e in late] == sorted((e["latency_s"] for e in late), reverse=True)
 
 
 def test_bench_replay_is_deterministic_and_lists_late_sentences(

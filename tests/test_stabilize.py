@@ -67,6 +67,18 @@ def test_an_ellipsis_does_not_end_a_sentence() -> None:
     assert len(split_sentences(words)) == 1
 
 
+def test_a_title_or_an_address_prefix_does_not_end_a_sentence() -> None:
+    # phone, at real time: a decode cut after "visit www." put the break there, and
+    # "asterisk.org" was lost to the next utterance.
+    for word in ("Dr.", "Mr.", "mrs.", "www.", "e.g.", '"St.'):
+        assert not ends_sentence(word), word
+    words = _words(("Ask", 0.0, 0.3), ("Dr.", 0.3, 0.6), ("Smith", 0.6, 1.0), ("now.", 1.0, 1.4))
+    assert len(split_sentences(words)) == 1
+    assert sentence_breaks(words, first=0, audio_end=3.0, right_context_s=0.3) == []
+    # A full stop after anything else still ends one.
+    assert ends_sentence("www.asterisk.org.") and ends_sentence("doctor.") and ends_sentence("No.")
+
+
 def test_a_comma_ends_a_final_only_after_enough_words() -> None:
     words = _words(
         ("Okay,", 0.0, 0.4),
@@ -170,3 +182,18 @@ def test_a_decode_that_skips_agreed_words_is_told_from_one_that_revises_them() -
     assert not skipped(said("in the early"), said("in the early middle ages."))
     assert not skipped(said("Great,"), said("Let's do that."))
     assert not skipped(said("We decided"), [])
+
+
+def test_a_stretch_said_once_more_and_followed_by_new_words_is_speech() -> None:
+    # phone, 2026-12-07: two telephone prompts in a row. Cut as a loop, the second sentence
+    # left the partial until the pause, and the first waited 3.2 s for its final.
+    text = "locate the person you're calling. The person you're calling is not at their desk."
+    assert _text(truncate_loops(_timed(text))) == text
+    # Said twice and still going, or said again to the end of the decode: a loop.
+    for looped, kept in [
+        ("the person you're calling. The person you're calling. The person you're calling is",
+         "the person you're calling."),
+        ("Please try again. Please try again.", "Please try again."),
+        ("Please try again. Please try again. It", "Please try again."),
+    ]:  # fmt: skip
+        assert _text(truncate_loops(_timed(looped))) == kept

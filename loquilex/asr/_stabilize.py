@@ -40,10 +40,20 @@ def norm_word(text: str) -> str:
     return _NORM.sub("", text.lower())
 
 
+#: Words whose full stop abbreviates what comes next: a title before a name, "www." before
+#: the rest of an address ("visit www." then "asterisk.org" in a decode cut short).
+_LEADING_ABBREVIATIONS = frozenset(
+    ["mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "vs.", "e.g.", "i.e.", "www."]
+)
+
+
 def ends_sentence(text: str) -> bool:
     """Whether ``text`` ends with a full stop, question or exclamation mark. An ellipsis
-    is Whisper's mark for speech that trails off or was cut by the window, not an end."""
+    is Whisper's mark for speech that trails off or was cut by the window, not an end, and
+    neither is the full stop of a title or an address's "www." (what follows belongs to it)."""
     text = text.strip()
+    if text.lower().lstrip("\"'“(") in _LEADING_ABBREVIATIONS:
+        return False
     return bool(_SENTENCE_END.search(text)) and not _ELLIPSIS.search(text)
 
 
@@ -97,7 +107,8 @@ def truncate_loops(words: Sequence[HypWord], n: int = 3, *, start: int = 0) -> l
     Sunday. Sunday.") repeat a stretch back to back. The repeat must begin right where the
     stretch it repeats ends and match it for as far as it goes, at least ``n`` words: a
     phrase said twice with other words between ("on the side of the lower case than the
-    capital letters, the lower case being …") is speech, not a loop. Only cuts at or after
+    capital letters, the lower case being …") is speech, not a loop, and so is a stretch
+    said once more and followed by new words (:func:`_said_again`). Only cuts at or after
     ``start`` (words before it are already settled)."""
     keys = [norm_word(w.text) for w in words]
     seen: dict[tuple[str, ...], list[int]] = {}
@@ -106,10 +117,20 @@ def truncate_loops(words: Sequence[HypWord], n: int = 3, *, start: int = 0) -> l
         if j >= start:
             for k in seen.get(gram, ()):
                 span = min(len(keys) - j, max(j - k, n))
-                if keys[j : j + span] == keys[k : k + span]:
+                if keys[j : j + span] == keys[k : k + span] and not _said_again(keys, k, j):
                     return list(words[:j])
         seen.setdefault(gram, []).append(j)
     return list(words)
+
+
+def _said_again(keys: Sequence[str], k: int, j: int) -> bool:
+    """Whether the repeat at ``j`` of the stretch at ``k`` is a speaker saying it again: it
+    runs once, then new words follow ("… the person you're calling. The person you're
+    calling is not at their desk."). A loop goes on repeating to the end of the decode."""
+    period, m = j - k, j
+    while m < len(keys) and keys[m] == keys[m - period]:
+        m += 1
+    return m - j < 2 * period and len(keys) - m >= 2
 
 
 def clean_tail(

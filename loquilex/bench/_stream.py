@@ -33,6 +33,9 @@ from loquilex.session import CaptionPipeline, Translations
 
 __all__ = ["StreamBenchResult", "in_silence", "offline_reference", "run_stream_bench"]
 
+#: A sentence final later than this after its end is listed by name in the results.
+LATE_S = 1.5
+
 
 @dataclass
 class _Recorder:
@@ -65,6 +68,8 @@ class StreamBenchResult:
     decode_s: float
     offline: WerCounts | None
     hypotheses: list[str]
+    #: Sentences final more than ``LATE_S`` after their end, or never: (text, latency).
+    late: list[tuple[str, float | None]] = field(default_factory=list)
     #: FINALIZED → its final TRANSLATION, seconds (empty without translation).
     translation_latency: list[float] = field(default_factory=list)
     translation_partials: int = 0
@@ -121,6 +126,10 @@ class StreamBenchResult:
             "skips_kept": self.skips_kept,
             "decode_wall_s_per_audio_s": round(self.decode_s / (self.audio_s * self.streams), 4),
             "max_decode_window_s": round(self.max_window_s, 2),
+            "late_sentences": [
+                {"text": text, "latency_s": None if late is None else round(late, 2)}
+                for text, late in sorted(self.late, key=lambda x: -(x[1] or float("inf")))[:10]
+            ],
             **(
                 {
                     "translator": self.translator,
@@ -181,6 +190,7 @@ def _measure(rec: _Recorder, clips: list[SpeechClip] | None, reference: str) -> 
         "wer": wer_counts(reference, text),
         "text": text,
         "latency": [],
+        "late": [],
         "missed": 0,
         "lag": [],
         "first": None,
@@ -201,8 +211,11 @@ def _measure(rec: _Recorder, clips: list[SpeechClip] | None, reference: str) -> 
             )
             if hit is None:
                 out["missed"] += 1
+                out["late"].append((clip.text, None))
             else:
                 out["latency"].append(hit - clip.end)
+                if hit - clip.end > LATE_S:
+                    out["late"].append((clip.text, hit - clip.end))
         texts = [
             (t, e)
             for t, e in rec.events
@@ -359,6 +372,7 @@ def run_stream_bench(
         decode_s=sum(p.asr.stats.decode_s for p in pipelines),
         offline=offline_counts,
         hypotheses=[m["text"] for m in measured],
+        late=[x for m in measured for x in m["late"]],
         translation_latency=[x for lat, _ in translated for x in lat],
         translation_partials=sum(n for _, n in translated),
         translator=translator.name if translator is not None else None,

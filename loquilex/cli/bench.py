@@ -437,7 +437,12 @@ def _report(results: dict[str, Any], json_path: Path | None, **context: Any) -> 
     date and machine, so a number in the docs can be traced to how it was made."""
     width = max(len(k) for k in results)
     for key, value in results.items():
-        print(f"{key.ljust(width)}  {value}")
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            print(key)
+            for item in value:
+                print("    " + "  ".join(f"{k}={v}" for k, v in item.items()))
+        else:
+            print(f"{key.ljust(width)}  {value}")
     if json_path is not None:
         report = {
             "command": "loquilex " + " ".join(sys.argv[1:]),
