@@ -13,9 +13,9 @@ Per stream, in audio time (so behaviour is the same at real time and in fast rep
   forced as the decoder prefix; earlier text is the prompt. A word becomes stable when two
   consecutive decodes agree on it and it ends at least ``commit_lag_s`` before the decoded
   audio does (LocalAgreement with right context). Stable words never change. A decode
-  that skips words the two before it agreed on (Whisper drops a quiet phrase when a louder
-  voice follows it in the window) makes them stable at once and is decoded again with them
-  forced: agreed speech is never lost to a later decode.
+  that seems to skip words the two before it agreed on (Whisper drops a quiet phrase when
+  a louder voice follows it in the window) is run again with them stable and forced; that
+  second decode is kept unless it holds fewer words (then the first was a revision).
 * Sentence finals without a pause: when a partial decode shows a sentence end followed by
   the next sentence's first word, with ``sentence_context_s`` of audio after it, the same
   window is decoded again with the final beam. If that decode agrees that a sentence ends

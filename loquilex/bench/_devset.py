@@ -70,12 +70,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Recording:
     """One dev-set recording: ``name.wav``, ``name.txt`` and maybe ``name.timing.json``.
-    ``needs``: a system package's folder it is read from; without it, it is skipped."""
+    ``needs``: a system package's folder it is read from, and how to install it; without
+    that folder the recording is skipped."""
 
     name: str
     description: str
     real: bool
-    needs: Path | None = None
+    needs: tuple[Path, str] | None = None
 
     def wav(self, root: Path) -> Path:
         return root / f"{self.name}.wav"
@@ -101,7 +102,10 @@ DEVSET: tuple[Recording, ...] = (
     Recording("sonnets", "3 LibriVox sonnet readings, 52 s each", True),
     Recording("room", "4 real voices in a room: levels, speeds, reverb, sounds in pauses", True),
     Recording(
-        "phone", "8 kHz telephone prompts, 1 voice, Debian's asterisk sounds", True, _ASTERISK
+        "phone",
+        "8 kHz telephone prompts, 1 voice, Debian's asterisk sounds",
+        True,
+        (_ASTERISK, _ASTERISK_APT),
     ),
 )
 
@@ -591,8 +595,8 @@ def build_devset(
     for rec in DEVSET:
         if (names and rec.name not in names) or (rec.real and not real):
             continue
-        if rec.needs is not None and not rec.needs.is_dir():
-            logger.warning("skipping %s: it needs %s (%s)", rec.name, rec.needs, _ASTERISK_APT)
+        if rec.needs is not None and not rec.needs[0].is_dir():
+            logger.warning("skipping %s: it needs %s (%s)", rec.name, *rec.needs)
             continue
         if not rec.wav(root).is_file():
             with tempfile.TemporaryDirectory() as scratch:
