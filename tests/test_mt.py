@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,7 @@ from loquilex.mt import (
     polish_zh,
 )
 from loquilex.mt._live import CadenceGate, CadenceSettings, LiveTranslation, TranslationResult
+from loquilex.mt._translator import VOCABULARY_MAP, model_vocabulary, write_vocabulary_map
 from loquilex.protocol import Envelope, ErrorPayload, TranslationPayload
 from loquilex.session import Subscriber
 from loquilex.types import Segment, Word
@@ -72,6 +74,35 @@ def test_ct2_translator_reproduces_its_corpus() -> None:
     assert got == [zh for _, zh in pairs]  # full-width punctuation restored after NFKC
     with pytest.raises(TranslationError, match="does not translate into 'fr'"):
         translator.translate(["Hello."], "fr")
+
+
+def test_marian_output_is_restricted_to_its_target_pieces_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """The vocabulary map keeps exactly the target sentencepiece model's pieces, the
+    translator decodes with it, and every corpus sentence still comes out the same."""
+    import sentencepiece as spm
+
+    model = tmp_path / "tiny"
+    shutil.copytree(FIXTURE / "ct2", model)
+    vocabulary = model_vocabulary(model)
+    target = spm.SentencePieceProcessor(model_file=str(model / "target.spm"))
+    pieces = {target.id_to_piece(i) for i in range(target.get_piece_size())} & vocabulary
+    kept = write_vocabulary_map(model, "marian")
+    line = (model / VOCABULARY_MAP).read_text(encoding="utf-8")
+    assert line.startswith("\t") and set(line[1:].split()) == pieces | {"</s>", "<unk>"}
+    assert kept == len(pieces | {"</s>", "<unk>"}) < len(vocabulary)
+    translator = CT2Translator(model, "marian", name="tiny")
+    assert translator.uses_vocabulary_map
+    pairs = corpus()
+    assert translator.translate([en for en, _ in pairs], "zh") == [zh for _, zh in pairs]
+    # The map is really what the decoder scores: without "好" no sentence can end in it.
+    without = [p for p in line[1:].split() if "好" not in p]
+    (model / VOCABULARY_MAP).write_text("\t" + " ".join(without) + "\n", encoding="utf-8")
+    crippled = CT2Translator(model, "marian", name="tiny")
+    assert "好" not in crippled.translate(["Good morning everyone."], "zh")[0]
+    # One sentencepiece model for every language: nothing to restrict to.
+    assert write_vocabulary_map(model, "nllb") == 0
 
 
 def test_transformers_translator_on_the_unconverted_model() -> None:
@@ -130,6 +161,14 @@ def test_import_ct2_dir_and_transformers_backend(tmp_path: Path) -> None:
     store = MTStore(tmp_path)
     ct2 = store.import_dir(FIXTURE / "ct2", "tiny-ct2")
     assert json.loads((ct2.path / "loquilex-mt.json").read_text())["source"]["converted"] is False
+    # The import writes the output restriction; a model installed before it existed gets
+    # it when it is next loaded.
+    assert (ct2.path / VOCABULARY_MAP).is_file()
+    (ct2.path / VOCABULARY_MAP).unlink()
+    loaded = store.load(store.get("tiny-ct2"))
+    assert isinstance(loaded, CT2Translator) and loaded.uses_vocabulary_map
+    assert loaded.translate(["Thank you very much."], "zh") == ["非常感谢。"]
+    assert not (FIXTURE / "ct2" / VOCABULARY_MAP).exists()
     hf = store.import_dir(FIXTURE / "hf", "tiny-hf", backend="transformers")
     assert hf.backend == "transformers"
     assert store.load(hf).translate(["Thank you very much."], "zh") == ["非常感谢。"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from loquilex.mt import CT2Translator, convert_hf_model
+from loquilex.mt._translator import VOCABULARY_MAP, model_vocabulary, write_vocabulary_map
 
 __all__ = ["ARCHITECTURES", "BENCH_LENGTH_RATIO", "random_translator"]
 
@@ -45,11 +46,14 @@ class Architecture:
     vocab: int
     activation: str
     params_m: int
+    #: Tokens of the target sentencepiece model, where the family has one of its own.
+    target_pieces: int = 0
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    # Helsinki-NLP/opus-mt-en-zh: MarianMT, 6 + 6 layers, d_model 512, 65001 tokens.
-    "opus-mt-en-zh": Architecture("marian", 512, 6, 8, 2048, 65001, "swish", 77),
+    # Helsinki-NLP/opus-mt-en-zh: MarianMT, 6 + 6 layers, d_model 512, 65001 tokens; its
+    # model card: "SentencePiece (spm32k,spm32k)", so 32,000 of them are target pieces.
+    "opus-mt-en-zh": Architecture("marian", 512, 6, 8, 2048, 65001, "swish", 77, 32000),
     # facebook/nllb-200-distilled-600M: M2M100 architecture, 12 + 12 layers, d_model 1024.
     "nllb-200-distilled-600M": Architecture("nllb", 1024, 12, 16, 4096, 256206, "relu", 600),
 }
@@ -158,6 +162,20 @@ def _convert_m2m100(hf: Path, out: Path) -> None:
     shutil.copy(hf / "sentencepiece.bpe.model", out / "sentencepiece.bpe.model")
 
 
+def _write_vocabulary_map(arch: Architecture, out: Path) -> None:
+    """The map the product writes for this family, filled up to the real model's number of
+    target pieces (the fixture's target sentencepiece model is small), so the output layer
+    costs what the real one's does."""
+    (out / VOCABULARY_MAP).unlink(missing_ok=True)
+    if not write_vocabulary_map(out, arch.family):  # type: ignore[arg-type]
+        return
+    line = (out / VOCABULARY_MAP).read_text(encoding="utf-8").rstrip("\n")
+    keep = line.split("\t", 1)[1].split(" ")
+    fillers = sorted(t for t in model_vocabulary(out) if t.startswith("▁x"))
+    keep += fillers[: max(0, arch.target_pieces - len(keep))]
+    (out / VOCABULARY_MAP).write_text("\t" + " ".join(keep) + "\n", encoding="utf-8")
+
+
 class _RandomWeights(CT2Translator):
     """The real runtime and sizes; source lengths and the output cap as the real model's.
 
@@ -194,5 +212,6 @@ def random_translator(arch_id: str, cache_dir: Path, *, threads: int = 1) -> CT2
             else:
                 _build_m2m100(arch, hf)
                 _convert_m2m100(hf, out)
+    _write_vocabulary_map(arch, out)
     family: Any = arch.family
     return _RandomWeights(out, family, name=f"{arch_id} (random weights)", threads=threads)

@@ -28,10 +28,12 @@ from loquilex.config import MTSettings
 from loquilex.errors import ModelInstallError, ModelNotFoundError, TranslationError
 from loquilex.mt._catalog import MT_CATALOG, Family
 from loquilex.mt._translator import (
+    VOCABULARY_MAP,
     ChatTranslator,
     CT2Translator,
     TransformersTranslator,
     Translator,
+    write_vocabulary_map,
 )
 
 __all__ = [
@@ -202,6 +204,15 @@ class MTStore:
     def load(model: InstalledMT, *, threads: int = 1, device: str = "cpu") -> Translator:
         if model.backend == "transformers":
             return TransformersTranslator(model.path, model.family, name=model.id, threads=threads)
+        if not (model.path / VOCABULARY_MAP).is_file():
+            # Imported before the map existed (or just converted): write it once.
+            try:
+                kept = write_vocabulary_map(model.path, model.family)
+            except (OSError, RuntimeError) as exc:  # a read-only store; a broken target.spm
+                logger.warning("cannot write %s for %s: %s", VOCABULARY_MAP, model.id, exc)
+            else:
+                if kept:
+                    logger.info("%s: output restricted to its %d target tokens", model.id, kept)
         return CT2Translator(
             model.path, model.family, name=model.id, device=device, threads=threads
         )

@@ -26,6 +26,7 @@ from loquilex.mt._catalog import FAMILY_LANGUAGES, LANGUAGE_NAMES, SOURCE_TOKENS
 from loquilex.mt._zh import is_chinese, polish_zh
 
 __all__ = [
+    "VOCABULARY_MAP",
     "CT2Translator",
     "ChatTranslator",
     "TransformersTranslator",
@@ -34,6 +35,7 @@ __all__ = [
     "finish_text",
     "model_vocabulary",
     "offered_targets",
+    "write_vocabulary_map",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 #: translation is never much longer than its source, and a runaway decode costs latency.
 MAX_LENGTH_RATIO = 2.5
 MAX_TOKENS = 256
+#: CTranslate2 reads this file from a model directory: the target tokens the output layer
+#: computes (``use_vmap``); every other token's score is skipped.
+VOCABULARY_MAP = "vmap.txt"
 
 
 class Translator(Protocol):
@@ -95,6 +100,35 @@ def model_vocabulary(model_dir: Path) -> set[str]:
     return set()
 
 
+def write_vocabulary_map(model_dir: Path, family: Family) -> int:
+    """Restrict a Marian model's output to the pieces of its target sentencepiece model.
+
+    OPUS-MT's vocabulary is the source and target sentencepiece vocabularies together (65,001
+    tokens for en-zh, two of 32k), but the decoder was only ever trained to write target
+    pieces, and only those decode back to text. Scoring just them halves the output layer,
+    the largest part of each decoding step. Writes :data:`VOCABULARY_MAP` and returns how
+    many tokens it keeps; 0 (and no file) for the other families, whose one sentencepiece
+    model serves every language.
+    """
+    import sentencepiece as spm
+
+    if family != "marian" or not (model_dir / "target.spm").is_file():
+        return 0
+    vocabulary = model_vocabulary(model_dir)
+    target = spm.SentencePieceProcessor(model_file=str(model_dir / "target.spm"))
+    pieces = [target.id_to_piece(i) for i in range(target.get_piece_size())]
+    keep = [
+        p
+        for p in dict.fromkeys([*pieces, "</s>", "<unk>"])
+        if p in vocabulary and not any(c.isspace() for c in p)  # the file's separators
+    ]
+    if not keep:
+        return 0
+    # One line whose source side is empty: these candidates hold for every input.
+    (model_dir / VOCABULARY_MAP).write_text("\t" + " ".join(keep) + "\n", encoding="utf-8")
+    return len(keep)
+
+
 class CT2Translator:
     """A CTranslate2 translation model with its sentencepiece tokenizers."""
 
@@ -142,6 +176,7 @@ class CT2Translator:
         except (RuntimeError, ValueError, OSError) as exc:
             raise TranslationError(f"cannot load translation model {model_dir}: {exc}") from exc
         self._targets, self._needs_token = offered_targets(family, model_vocabulary(model_dir))
+        self.uses_vocabulary_map = (model_dir / VOCABULARY_MAP).is_file()
 
     def languages(self) -> list[str]:
         return list(self._targets)
@@ -187,6 +222,7 @@ class CT2Translator:
                 beam_size=beam_size,
                 max_decoding_length=self.max_length(sources, texts),
                 callback=watch,
+                use_vmap=self.uses_vocabulary_map,
             )
         except (RuntimeError, ValueError) as exc:
             raise TranslationError(f"translation failed: {exc}") from exc
