@@ -5,9 +5,11 @@ from __future__ import annotations
 from loquilex.asr._engine import HypWord
 from loquilex.asr._stabilize import (
     clean_tail,
+    drop_overlap,
     drop_squeezed,
     ends_final,
     ends_sentence,
+    says_again,
     sentence_breaks,
     skipped,
     split_sentences,
@@ -197,3 +199,43 @@ def test_a_stretch_said_once_more_and_followed_by_new_words_is_speech() -> None:
         ("Please try again. Please try again. It", "Please try again."),
     ]:  # fmt: skip
         assert _text(truncate_loops(_timed(looped))) == kept
+
+
+def test_a_repeat_of_the_stable_words_is_dropped_however_its_numbers_are_written() -> None:
+    stable = _words(("from", 0.0, 0.3), ("about", 0.3, 0.6), ("300", 0.6, 1.1), ("and", 1.1, 1.3))
+    heard = _words(
+        ("about", 1.3, 1.5), ("three", 1.5, 1.7), ("hundred", 1.7, 2.0), ("and", 2.0, 2.1),
+        ("eight", 2.1, 2.4), ("hundred", 2.4, 2.7), ("ninety,", 2.7, 3.0),
+    )  # fmt: skip
+    assert [w.w for w in drop_overlap(stable, heard)] == ["eight", "hundred", "ninety,"]
+    # The same words, spelled the same, as before.
+    assert [w.w for w in drop_overlap(stable, _words(("and", 1.3, 1.4), ("eight", 1.4, 1.7)))] == [
+        "eight"
+    ]
+    # New words, or a repeat well after the stable words ended, stay.
+    assert len(drop_overlap(stable, heard[4:])) == 3
+    late = [Word(w.w, w.t0 + 1.0, w.t1 + 1.0, w.conf) for w in heard]
+    assert len(drop_overlap(stable, late)) == len(late)
+
+
+def test_a_decode_after_forced_words_that_starts_by_saying_them_again() -> None:
+    def said(text: str) -> list[Word]:
+        return _words(*((w, 0.3 * i, 0.3 * i + 0.3) for i, w in enumerate(text.split())))
+
+    held = said("from about 300 and")
+    assert says_again(held, said("about three hundred a day to under ninety"))
+    assert says_again(held, said("300 and a day"))
+    assert not says_again(held, said("a day to under ninety"))
+    assert not says_again(held, said("and eight"))  # one word is not a repeat
+    assert not says_again(said("great, let's do"), said("that, let's try the"))
+
+
+def test_numbers_written_two_ways_are_no_skip() -> None:
+    def said(text: str) -> list[Word]:
+        return _words(*((w, 0.3 * i, 0.3 * i + 0.3) for i, w in enumerate(text.split())))
+
+    # voices-2: "300 and" agreed, then the next decode spelled it out.
+    assert not skipped(said("300 and"), said("three hundred and eight hundred ninety"))
+    assert not skipped(said("about 300 and"), said("about three hundred and eight"))
+    # Spelled out, a dropped first word is still a skip.
+    assert skipped(said("from about 300 and"), said("about three hundred and eight hundred"))

@@ -438,6 +438,32 @@ def test_words_two_decodes_agreed_on_are_not_lost_to_a_decode_that_skips_them() 
     assert any(call["prefix"][:2] == ["it", "was"] for call in engine.calls)
 
 
+def test_forced_words_said_again_in_other_spelling_are_captioned_once() -> None:
+    """voices-2 at real time, 2026-12-07: with "from about 300 and" forced, the decoder said
+    "about three hundred and eight hundred ninety" after it, and both were captioned. The
+    repeat of the forced words is dropped when it says them in other spelling too."""
+    vocab: list[str] = []
+    words = "it was built in the year fifteen hundred sunday is the best part of the week.".split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    asr, engine = _make(vocab)
+    original = engine.decode
+
+    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
+        hyp = original(audio, **kw)  # type: ignore[arg-type]
+        forced = list(kw.get("prefix", ()))  # type: ignore[call-overload]
+        heard = list(hyp.words[len(forced) :])
+        if forced[-2:] == ["fifteen", "hundred"] and heard:  # "1500" said after them
+            again = replace(heard[0], text="1500", t1=heard[0].t0 + 0.15)
+            heard[0] = replace(heard[0], t0=again.t1)
+            return replace(hyp, words=(*hyp.words[: len(forced)], again, *heard))
+        return hyp
+
+    engine.decode = decode  # type: ignore[method-assign]
+    finals = _finals(_run(asr, audio))
+    assert " ".join(f.text for f in finals) == " ".join(words)
+    assert any(call["prefix"][-2:] == ["fifteen", "hundred"] for call in engine.calls)
+
+
 def test_a_revision_of_early_guesses_stands_when_forcing_them_would_lose_words() -> None:
     """Two early decodes of a quiet start agreed on a wrong guess; the next decode revised
     all of it. Forced, the guess leads nowhere (the decoder only loops on it), so the

@@ -12,6 +12,7 @@ import re
 import zlib
 from collections.abc import Sequence
 
+from loquilex._normalize import normalize_text
 from loquilex.asr._engine import Hypothesis, HypWord
 from loquilex.types import Word
 
@@ -25,6 +26,7 @@ __all__ = [
     "ends_sentence",
     "is_hallucination",
     "norm_word",
+    "says_again",
     "sentence_breaks",
     "skipped",
     "split_sentences",
@@ -174,14 +176,15 @@ _NO_TIME = 0.005
 
 def drop_overlap(committed: Sequence[Word], words: Sequence[Word], max_n: int = 4) -> list[Word]:
     """A window that starts right after the stable words may hear the last of them again;
-    drop the longest head of ``words`` (up to ``max_n``) that repeats the stable tail and
-    starts before the last stable word has ended."""
-    if not committed or not words:
+    drop the longest head of ``words`` (up to ``max_n`` words) that repeats the stable tail
+    and starts before the last stable word has ended. Numbers are compared spelled out:
+    "about three hundred and" repeats a stable "about 300 and"."""
+    if not committed or not words or words[0].t0 > committed[-1].t1 + 0.3:
         return list(words)
-    for n in range(min(max_n, len(committed), len(words)), 0, -1):
-        tail = [norm_word(w.w) for w in committed[-n:]]
-        head = [norm_word(w.w) for w in words[:n]]
-        if tail == head and words[0].t0 <= committed[-1].t1 + 0.3:
+    tail = _spelled(committed[-2 * max_n :])
+    for n in range(min(max_n, len(words)), 0, -1):
+        head = _spelled(words[:n])
+        if head and tail[-len(head) :] == head:
             return list(words[n:])
     return list(words)
 
@@ -210,10 +213,11 @@ def skipped(agreed: Sequence[Word], current: Sequence[Word]) -> bool:
     read nothing like the agreed ones ("in the early middle" → "the… Sunday is the"). A
     decode that rewrites them ("a certificate" → "as certificates", "I did" → "They did")
     reads alike and is a revision, not a skip. An empty decode (rejected as no speech) is
-    not judged: the gates may be right.
+    not judged: the gates may be right. Numbers are compared spelled out: "from about 300"
+    and "about three hundred" are the same words, with "from" dropped.
     """
-    held = [n for n in (norm_word(w.w) for w in agreed) if n]
-    new = [n for n in (norm_word(w.w) for w in current) if n]
+    held = _spelled(agreed)
+    new = _spelled(current)
     if len(held) < 2 or not new or new[0] == held[0]:
         return False
     for k in range(1, len(held) - 1):
@@ -221,6 +225,19 @@ def skipped(agreed: Sequence[Word], current: Sequence[Word]) -> bool:
             return True  # the head was skipped: it starts at an agreed word further on
     alike = difflib.SequenceMatcher(None, " ".join(held), " ".join(new[: len(held)]))
     return alike.ratio() < 0.5
+
+
+def says_again(held: Sequence[Word], after: Sequence[Word]) -> bool:
+    """Whether ``after``, decoded with ``held`` forced before it, starts by saying some of
+    ``held`` over again ("from about 300 and" forced, then "about three hundred and eight
+    hundred ninety"): the decoder did not take the forced words for the audio they cover,
+    and keeping both would caption that stretch twice."""
+    said, new = _spelled(held), _spelled(after)
+    return len(new) >= 2 and any(said[i : i + 2] == new[:2] for i in range(len(said) - 1))
+
+
+def _spelled(words: Sequence[Word]) -> list[str]:
+    return normalize_text(" ".join(w.w for w in words))
 
 
 _CLAUSE_END = re.compile(r"[,;:][\"'”)\]]*$")

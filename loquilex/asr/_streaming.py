@@ -64,6 +64,7 @@ from loquilex.asr._stabilize import (
     ends_sentence,
     is_hallucination,
     norm_word,
+    says_again,
     sentence_breaks,
     skipped,
     split_sentences,
@@ -558,8 +559,10 @@ class StreamingASR:
         """:meth:`_decode`, and again if the decode skipped the words the two decodes before
         it agreed on (held back only by the commit lag), with those words stable and forced.
         The second decode is kept if the agreed words and what it hears after them hold at
-        least as many words as the first decode did; otherwise the first decode revised
-        early guesses ("I fly, I'm flying" → "My flight, then, …") and stands."""
+        least as many words as the first decode did, and it does not start by saying them
+        again; otherwise the first decode revised
+        early guesses ("I fly, I'm flying" → "My flight, then, …"), or the forced words did
+        not fit the audio, and it stands."""
         words, extension, logprob = self._decode(utt, end, final=final)
         held = utt.unconfirmed[: utt.agreed]
         if not skipped(held, words):
@@ -568,19 +571,21 @@ class StreamingASR:
         utt.committed = [*utt.committed, *held]
         utt.window = max(utt.window, self._sample(held[-1].t1))
         utt.unconfirmed, utt.agreed = utt.unconfirmed[len(held) :], 0
-        kept = self._decode(utt, end, final=final)
-        keep = len(held) + len(kept[0]) >= len(words)
+        # An exact repeat of the forced words is dropped as the decode's overlap; a decode
+        # that still starts by saying some of them again did not take them for their audio.
+        after, after_extension, after_logprob = self._decode(utt, end, final=final)
+        keep = len(held) + len(after) >= len(words) and not says_again(held, after)
         logger.debug(
             "decode at %.2f s skipped agreed [%s] (it said: %s); with them forced: %s (%s)",
             end / SAMPLE_RATE,
             _join(held),
             _join(words),
-            _join(kept[0]),
+            _join(after),
             "kept" if keep else "not kept",
         )
         if keep:
             self.stats.skips_kept += 1
-            return kept
+            return after, after_extension, after_logprob
         utt.committed, utt.window, utt.unconfirmed, utt.agreed = before
         return words, extension, logprob
 
