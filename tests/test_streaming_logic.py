@@ -411,14 +411,24 @@ def test_audio_only_the_level_gate_heard_needs_a_decoder_sure_of_speech(
     assert (asr.stats.rejected_decodes == 0) is kept
 
 
+def _speaking(
+    text: str,
+) -> tuple[list[str], npt.NDArray[np.float32], StreamingASR, ScriptedEngine]:
+    """``text`` spoken in the scripted voice between two silences, and a stream to hear it."""
+    vocab: list[str] = []
+    words = text.split()
+    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
+    asr, engine = _make(vocab)
+    return words, audio, asr, engine
+
+
 def test_words_two_decodes_agreed_on_are_not_lost_to_a_decode_that_skips_them() -> None:
     """Whisper drops a quiet phrase when a louder voice follows it in the window. Words two
     partial decodes agreed on, still held back by the commit lag, are kept: the decode that
     skipped them is run again with them forced."""
-    vocab: list[str] = []
-    words = "it was invented in the early middle ages sunday is the best part of the week.".split()
-    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
-    asr, engine = _make(vocab)
+    words, audio, asr, engine = _speaking(
+        "it was invented in the early middle ages sunday is the best part of the week."
+    )
     original = engine.decode
 
     def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
@@ -442,10 +452,9 @@ def test_forced_words_said_again_in_other_spelling_are_captioned_once() -> None:
     """voices-2 at real time, 2026-12-07: with "from about 300 and" forced, the decoder said
     "about three hundred and eight hundred ninety" after it, and both were captioned. The
     repeat of the forced words is dropped when it says them in other spelling too."""
-    vocab: list[str] = []
-    words = "it was built in the year fifteen hundred sunday is the best part of the week.".split()
-    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
-    asr, engine = _make(vocab)
+    words, audio, asr, engine = _speaking(
+        "it was built in the year fifteen hundred sunday is the best part of the week."
+    )
     original = engine.decode
 
     def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
@@ -468,10 +477,9 @@ def test_a_revision_of_early_guesses_stands_when_forcing_them_would_lose_words()
     """Two early decodes of a quiet start agreed on a wrong guess; the next decode revised
     all of it. Forced, the guess leads nowhere (the decoder only loops on it), so the
     revision stands and nothing of the sentence is lost."""
-    vocab: list[str] = []
-    words = "my flight lands at eleven so i might be a little late tomorrow.".split()
-    audio = np.concatenate([silence(0.5), speak_script(words, vocab), silence(1.0)])
-    asr, engine = _make(vocab)
+    words, audio, asr, engine = _speaking(
+        "my flight lands at eleven so i might be a little late tomorrow."
+    )
     original = engine.decode
     guess = ["oh", "no,"]
     unforced = itertools.count()
