@@ -33,7 +33,12 @@ from loquilex.mt import (
     polish_zh,
 )
 from loquilex.mt._live import CadenceGate, CadenceSettings, LiveTranslation, TranslationResult
-from loquilex.mt._translator import VOCABULARY_MAP, model_vocabulary, write_vocabulary_map
+from loquilex.mt._translator import (
+    VOCABULARY_MAP,
+    model_vocabulary,
+    target_pieces,
+    write_vocabulary_map,
+)
 from loquilex.protocol import Envelope, ErrorPayload, TranslationPayload
 from loquilex.session import Subscriber
 from loquilex.types import Segment, Word
@@ -88,7 +93,7 @@ def test_marian_output_is_restricted_to_its_target_pieces_and_loses_nothing(
     vocabulary = model_vocabulary(model)
     target = spm.SentencePieceProcessor(model_file=str(model / "target.spm"))
     pieces = {target.id_to_piece(i) for i in range(target.get_piece_size())} & vocabulary
-    kept = write_vocabulary_map(model, "marian")
+    kept = write_vocabulary_map(model, target_pieces(model, "marian"))
     line = (model / VOCABULARY_MAP).read_text(encoding="utf-8")
     assert line.startswith("\t") and set(line[1:].split()) == pieces | {"</s>", "<unk>"}
     assert kept == len(pieces | {"</s>", "<unk>"}) < len(vocabulary)
@@ -102,7 +107,7 @@ def test_marian_output_is_restricted_to_its_target_pieces_and_loses_nothing(
     crippled = CT2Translator(model, "marian", name="tiny")
     assert "好" not in crippled.translate(["Good morning everyone."], "zh")[0]
     # One sentencepiece model for every language: nothing to restrict to.
-    assert write_vocabulary_map(model, "nllb") == 0
+    assert target_pieces(model, "nllb") == []
 
 
 def test_transformers_translator_on_the_unconverted_model() -> None:

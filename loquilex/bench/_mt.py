@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from loquilex.mt import CT2Translator, convert_hf_model
-from loquilex.mt._translator import VOCABULARY_MAP, model_vocabulary, write_vocabulary_map
+from loquilex.mt._translator import (
+    VOCABULARY_MAP,
+    model_vocabulary,
+    target_pieces,
+    write_vocabulary_map,
+)
 
 __all__ = ["ARCHITECTURES", "BENCH_LENGTH_RATIO", "random_translator"]
 
@@ -167,13 +172,10 @@ def _write_vocabulary_map(arch: Architecture, out: Path) -> None:
     target pieces (the fixture's target sentencepiece model is small), so the output layer
     costs what the real one's does."""
     (out / VOCABULARY_MAP).unlink(missing_ok=True)
-    if not write_vocabulary_map(out, arch.family):  # type: ignore[arg-type]
-        return
-    line = (out / VOCABULARY_MAP).read_text(encoding="utf-8").rstrip("\n")
-    keep = line.split("\t", 1)[1].split(" ")
-    fillers = sorted(t for t in model_vocabulary(out) if t.startswith("▁x"))
-    keep += fillers[: max(0, arch.target_pieces - len(keep))]
-    (out / VOCABULARY_MAP).write_text("\t" + " ".join(keep) + "\n", encoding="utf-8")
+    keep = target_pieces(out, arch.family)  # type: ignore[arg-type]
+    if keep:
+        fillers = sorted(t for t in model_vocabulary(out) if t.startswith("▁x"))
+        write_vocabulary_map(out, keep + fillers[: max(0, arch.target_pieces - len(keep))])
 
 
 class _RandomWeights(CT2Translator):

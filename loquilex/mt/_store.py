@@ -33,6 +33,7 @@ from loquilex.mt._translator import (
     CT2Translator,
     TransformersTranslator,
     Translator,
+    target_pieces,
     write_vocabulary_map,
 )
 
@@ -207,7 +208,7 @@ class MTStore:
         if not (model.path / VOCABULARY_MAP).is_file():
             # Imported before the map existed (or just converted): write it once.
             try:
-                kept = write_vocabulary_map(model.path, model.family)
+                kept = write_vocabulary_map(model.path, target_pieces(model.path, model.family))
             except (OSError, RuntimeError) as exc:  # a read-only store; a broken target.spm
                 logger.warning("cannot write %s for %s: %s", VOCABULARY_MAP, model.id, exc)
             else:

@@ -35,6 +35,7 @@ __all__ = [
     "finish_text",
     "model_vocabulary",
     "offered_targets",
+    "target_pieces",
     "write_vocabulary_map",
 ]
 
@@ -100,33 +101,38 @@ def model_vocabulary(model_dir: Path) -> set[str]:
     return set()
 
 
-def write_vocabulary_map(model_dir: Path, family: Family) -> int:
-    """Restrict a Marian model's output to the pieces of its target sentencepiece model.
-
-    OPUS-MT's vocabulary is the source and target sentencepiece vocabularies together (65,001
-    tokens for en-zh, two of 32k), but the decoder was only ever trained to write target
-    pieces, and only those decode back to text. Scoring just them halves the output layer,
-    the largest part of each decoding step. Writes :data:`VOCABULARY_MAP` and returns how
-    many tokens it keeps; 0 (and no file) for the other families, whose one sentencepiece
-    model serves every language.
-    """
+def target_pieces(model_dir: Path, family: Family) -> list[str]:
+    """The tokens a Marian model's decoder can write: the pieces of its target sentencepiece
+    model that are in its vocabulary, with end of sentence and unknown. Empty for the other
+    families, whose one sentencepiece model serves every language."""
     import sentencepiece as spm
 
     if family != "marian" or not (model_dir / "target.spm").is_file():
-        return 0
+        return []
     vocabulary = model_vocabulary(model_dir)
     target = spm.SentencePieceProcessor(model_file=str(model_dir / "target.spm"))
     pieces = [target.id_to_piece(i) for i in range(target.get_piece_size())]
-    keep = [
+    return [
         p
         for p in dict.fromkeys([*pieces, "</s>", "<unk>"])
-        if p in vocabulary and not any(c.isspace() for c in p)  # the file's separators
+        if p in vocabulary and not any(c.isspace() for c in p)  # the map file's separators
     ]
-    if not keep:
+
+
+def write_vocabulary_map(model_dir: Path, tokens: Sequence[str]) -> int:
+    """Restrict a model's output to ``tokens`` (:data:`VOCABULARY_MAP`); how many it keeps.
+
+    OPUS-MT's vocabulary is the source and target sentencepiece vocabularies together (65,001
+    tokens for en-zh, two of 32k), but the decoder was only ever trained to write target
+    pieces (:func:`target_pieces`), and only those decode back to text. Scoring just them
+    halves the output layer, the largest part of each decoding step. Nothing is written for
+    no tokens.
+    """
+    if not tokens:
         return 0
     # One line whose source side is empty: these candidates hold for every input.
-    (model_dir / VOCABULARY_MAP).write_text("\t" + " ".join(keep) + "\n", encoding="utf-8")
-    return len(keep)
+    (model_dir / VOCABULARY_MAP).write_text("\t" + " ".join(tokens) + "\n", encoding="utf-8")
+    return len(tokens)
 
 
 class CT2Translator:
