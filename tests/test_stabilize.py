@@ -5,6 +5,7 @@ from __future__ import annotations
 from loquilex.asr._engine import HypWord
 from loquilex.asr._stabilize import (
     clean_tail,
+    drop_echoes,
     drop_overlap,
     drop_squeezed,
     ends_final,
@@ -50,6 +51,26 @@ def test_a_sentence_said_twice_keeps_the_copy_the_audio_holds() -> None:
         ("ninety.", 1.68, 2.2),
     )
     assert _text(clean_tail(words, audio_end=4.65)) == "From about three hundred and ninety."
+
+
+def test_a_word_said_again_in_no_time_is_a_loop_on_it() -> None:
+    # standup's final decode at 45.66 s (replay, 2026-12-07): eight copies of "Perfect.",
+    # the first 0.56 s long and the rest in one step or none. Three of them came out as
+    # three finals "Perfect.".
+    words = _hyp(
+        ("Perfect.", 44.56, 45.12),
+        ("Perfect.", 45.12, 45.12),
+        ("Perfect.", 45.12, 45.14),
+        *[("Perfect.", 45.3, 45.3)] * 4,
+        ("Perfect", 45.32, 45.32),
+    )
+    assert _text(clean_tail(words, audio_end=1.1 + 44.56)) == "Perfect."
+    # A word the speaker says twice takes time both times; another word in one step stays.
+    said = _hyp(("No,", 0.0, 0.3), ("no.", 0.32, 0.6), ("I", 0.6, 0.6), ("did.", 0.6, 0.9))
+    assert drop_echoes(said) == said
+    # The forced word before the new ones counts as the word before.
+    forced = _hyp(("Next.", 0.0, 0.34))
+    assert _text(drop_echoes(_hyp(("Next.", 0.34, 0.34), ("The", 0.5, 0.7)), forced)) == "The"
 
 
 def test_one_short_word_is_not_squeezed_text() -> None:

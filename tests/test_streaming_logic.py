@@ -10,6 +10,7 @@ import numpy.typing as npt
 import pytest
 
 from loquilex.asr import StreamConfig, StreamingASR, UtteranceFinal, UtterancePartial
+from loquilex.asr._engine import HypWord
 from tests.fakes import SR, EnergyVad, ScriptedEngine, silence, speak_script
 
 SENT_A = "the cat sat on the mat today.".split()
@@ -471,6 +472,42 @@ def test_forced_words_said_again_in_other_spelling_are_captioned_once() -> None:
     finals = _finals(_run(asr, audio))
     assert " ".join(f.text for f in finals) == " ".join(words)
     assert any(call["prefix"][-2:] == ["fifteen", "hundred"] for call in engine.calls)
+
+
+def test_the_end_of_a_final_heard_again_after_a_short_pause_is_captioned_once() -> None:
+    """lj-read at real time, 2026-12-07: "… may be considered." was final at a short pause,
+    and the next utterance's first decode (its pre-roll holds the end of that word, its
+    prompt ends with that sentence) began "be considered the ne plus ultra". The end of the
+    final before is dropped from a fresh utterance as it is from a carried one."""
+    vocab: list[str] = []
+    first = "the type of this book may be considered.".split()
+    second = "the best of gothic type.".split()
+    audio = np.concatenate(
+        [
+            silence(0.5),
+            speak_script(first, vocab),
+            silence(0.3),
+            speak_script(second, vocab),
+            silence(1.0),
+        ]
+    )
+    asr, engine = _make(vocab)
+    original = engine.decode
+
+    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
+        hyp = original(audio, **kw)  # type: ignore[arg-type]
+        heard = [w.text for w in hyp.words]
+        if str(kw["prompt"]).endswith("considered.") and heard and heard[0] != "may":
+            again = (HypWord("be", 0.0, 0.08, 0.9), HypWord("considered.", 0.08, 0.16, 0.9))
+            return replace(hyp, words=(*again, *hyp.words))
+        return hyp
+
+    engine.decode = decode  # type: ignore[method-assign]
+    finals = _finals(_run(asr, audio))
+    assert [f.text for f in finals] == [" ".join(first), " ".join(second)]
+    # The second sentence's utterance opened after the first was final (no carried context).
+    assert finals[1].utterance == finals[0].utterance + 1
+    assert any(str(c["prompt"]).endswith("considered.") and not c["prefix"] for c in engine.calls)
 
 
 def test_a_revision_of_early_guesses_stands_when_forcing_them_would_lose_words() -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "agree",
     "clean_tail",
     "context_needed",
+    "drop_echoes",
     "drop_overlap",
     "drop_squeezed",
     "ends_final",
@@ -138,10 +139,12 @@ def _said_again(keys: Sequence[str], k: int, j: int) -> bool:
 def clean_tail(
     words: Sequence[HypWord], audio_end: float, context: Sequence[HypWord] = ()
 ) -> list[HypWord]:
-    """Drop text the audio has no room for (:func:`drop_squeezed`), loop repeats (also of
-    the forced ``context`` words before them) and a zero-length last word against the end
+    """Drop text the audio has no room for (:func:`drop_squeezed`), instant copies of the
+    word before (:func:`drop_echoes`), loop repeats (also of the forced ``context`` words
+    before them) and a zero-length last word against the end
     of the audio (alignment puts words Whisper invented past the speech there)."""
-    out = truncate_loops([*context, *drop_squeezed(words)], start=len(context))[len(context) :]
+    kept = drop_echoes(drop_squeezed(words), context[-1:])
+    out = truncate_loops([*context, *kept], start=len(context))[len(context) :]
     while out and out[-1].t1 - out[-1].t0 < 0.04 and out[-1].t0 >= audio_end - 0.1:
         out.pop()
     return out
@@ -172,6 +175,25 @@ def drop_squeezed(words: Sequence[HypWord]) -> list[HypWord]:
 
 #: Shorter than one alignment step (20 ms): a word given no audio at all.
 _NO_TIME = 0.005
+#: At most one alignment step: a word given no audio of its own.
+_ONE_STEP = 0.025
+
+
+def drop_echoes(words: Sequence[HypWord], before: Sequence[HypWord] = ()) -> list[HypWord]:
+    """Drop a word that says the word before it again in at most one alignment step: a
+    loop on one word ("Perfect.@44.56-45.12 Perfect.@45.12-45.12 Perfect.@45.12-45.14"),
+    whose copies :func:`truncate_loops` finds too short to be a loop and
+    :func:`drop_squeezed` leaves when they are not back to back. A word said twice by a
+    speaker ("no, no") takes time both times. ``before``: the forced word before them."""
+    out: list[HypWord] = []
+    last = before[-1] if before else None
+    for word in words:
+        if last is not None and word.t1 - word.t0 <= _ONE_STEP:
+            if norm_word(word.text) and norm_word(word.text) == norm_word(last.text):
+                continue
+        out.append(word)
+        last = word
+    return out
 
 
 def drop_overlap(committed: Sequence[Word], words: Sequence[Word], max_n: int = 4) -> list[Word]:

@@ -204,6 +204,7 @@ class StreamingASR:
         self._utt: _Utterance | None = None
         self._next_index = 0
         self._history: list[str] = []
+        self._last_final: tuple[Word, ...] = ()  # the words of the newest final
         self.stats = AsrStats()
 
     # -- input side (any thread) -----------------------------------------------------------
@@ -548,7 +549,17 @@ class StreamingASR:
             Word(w.text, round(w.t0 + offset, 3), round(w.t1 + offset, 3), round(w.prob, 4))
             for w in new
         ]
-        words = drop_overlap([*utt.context, *utt.committed], words)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s decode at %.2f s: %s",
+                "final" if final else "partial",
+                end / SAMPLE_RATE,
+                " ".join(f"{w.text}@{w.t0 + offset:.2f}-{w.t1 + offset:.2f}" for w in hyp.words),
+            )
+        # A fresh utterance after a pause may re-hear the end of the final before it, and
+        # the prompt that ends with it invites the decoder to say it again.
+        before = [*utt.context, *utt.committed] or list(self._last_final)
+        words = drop_overlap(before, words)
         while words and utt.committed and not norm_word(words[0].w):
             extension += words.pop(0).w  # "library" + "." heard as a word of its own
         return words, extension, hyp.avg_logprob
@@ -749,6 +760,7 @@ class StreamingASR:
             avg_logprob=utt.candidate_logprob,
         )
         if event.text:
+            self._last_final = words
             self._history.extend(event.text.split())
             del self._history[: -self.config.prompt_words]
         return event
