@@ -417,9 +417,30 @@ def offline_reference(model: Any, audio: Path, language: str = "en") -> str:
 
 
 def machine_info() -> dict[str, Any]:
+    """Where a result was measured. The CPU model and its vector extensions are part of it:
+    CTranslate2 picks its int8 kernels by them, and different kernels round differently, so
+    even the synchronous replay's finals can differ between machines."""
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model(),
     }
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name and whether it has AVX-512 and AVX2, from /proc/cpuinfo (Linux)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    first = info.split("\n\n", 1)[0]  # the first processor's block
+    fields = {
+        key.strip(): value.strip()
+        for key, value in (line.split(":", 1) for line in first.splitlines() if ":" in line)
+    }
+    name = fields.get("model name", "")
+    flags = set(fields.get("flags", "").split())
+    isa = [f for f in ("avx512f", "avx512_vnni", "avx2") if f in flags]
+    return f"{name} ({', '.join(isa) or 'no AVX2'})" if name else None
