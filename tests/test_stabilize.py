@@ -102,6 +102,16 @@ def test_a_title_or_an_address_prefix_does_not_end_a_sentence() -> None:
     assert ends_sentence("www.asterisk.org.") and ends_sentence("doctor.") and ends_sentence("No.")
 
 
+def test_a_single_letter_with_a_full_stop_is_an_initial() -> None:
+    # lj-read (replay, 2026-12-07): "… printed in black letter, i.e. the letter which …"
+    # came out as "letter. I. E. The letter", and "I." and "E." as two finals of their own.
+    for word in ("I.", "E.", "f.", '"J.'):
+        assert not ends_sentence(word), word
+    words = _words(("I.", 0.0, 0.3), ("E.", 0.4, 0.5), ("The", 0.6, 0.8), ("letter.", 0.8, 1.2))
+    assert [len(p) for p in split_sentences(words)] == [4]
+    assert ends_sentence("I?") and ends_sentence("OK.") and ends_sentence("me.")
+
+
 def test_a_comma_ends_a_final_only_after_enough_words() -> None:
     words = _words(
         ("Okay,", 0.0, 0.4),

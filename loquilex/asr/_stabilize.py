@@ -50,12 +50,20 @@ _LEADING_ABBREVIATIONS = frozenset(
 )
 
 
+#: One letter and a full stop: an initial ("John F. Kennedy") or an abbreviation spelled
+#: as separate letters ("black letter, I. E. the letter which …" on lj-read).
+_INITIAL = re.compile(r"^[A-Za-z]\.$")
+
+
 def ends_sentence(text: str) -> bool:
     """Whether ``text`` ends with a full stop, question or exclamation mark. An ellipsis
     is Whisper's mark for speech that trails off or was cut by the window, not an end, and
-    neither is the full stop of a title or an address's "www." (what follows belongs to it)."""
+    neither is the full stop of a title or an address's "www." (what follows belongs to it)
+    or of a single letter (an initial). A sentence that really ends on one ("… plan B.")
+    is final at the pause after it instead."""
     text = text.strip()
-    if text.lower().lstrip("\"'“(") in _LEADING_ABBREVIATIONS:
+    bare = text.lower().lstrip("\"'“(")
+    if bare in _LEADING_ABBREVIATIONS or _INITIAL.match(bare):
         return False
     return bool(_SENTENCE_END.search(text)) and not _ELLIPSIS.search(text)
 
