@@ -7,6 +7,7 @@ from loquilex.asr._stabilize import (
     clean_tail,
     drop_echoes,
     drop_overlap,
+    drop_restart,
     drop_squeezed,
     ends_final,
     ends_sentence,
@@ -71,6 +72,26 @@ def test_a_word_said_again_in_no_time_is_a_loop_on_it() -> None:
     # The forced word before the new ones counts as the word before.
     forced = _hyp(("Next.", 0.0, 0.34))
     assert _text(drop_echoes(_hyp(("Next.", 0.34, 0.34), ("The", 0.5, 0.7)), forced)) == "The"
+
+
+def test_a_sentence_started_over_in_no_time_at_the_end_is_a_loop() -> None:
+    # jfk's final decode at 10.85 s (replay, 2026-12-07): after the last sentence, its
+    # first words again in the crowd noise; "Ask" was captioned as a final of its own.
+    sentence = _timed("Ask what you can do for your country.", 7.92)
+    words = [*sentence, *_hyp(("Ask", 10.76, 10.82), ("what", 10.82, 10.82))]
+    assert _text(clean_tail(words, audio_end=10.85)) == "Ask what you can do for your country."
+    # Said again with time for it, or not after a sentence end, the words stay.
+    spoken = [*sentence, *_hyp(("Ask", 10.5, 10.8))]
+    assert drop_restart(spoken) == spoken
+    assert drop_restart(sentence[:-1] + _hyp(("Ask", 9.9, 9.95))) == [
+        *sentence[:-1],
+        *_hyp(("Ask", 9.9, 9.95)),
+    ]
+    # Forced words before ``start`` are never cut.
+    assert drop_restart([*sentence, *_hyp(("Ask", 10.76, 10.82))], start=9) == [
+        *sentence,
+        *_hyp(("Ask", 10.76, 10.82)),
+    ]
 
 
 def test_one_short_word_is_not_squeezed_text() -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "context_needed",
     "drop_echoes",
     "drop_overlap",
+    "drop_restart",
     "drop_squeezed",
     "ends_final",
     "ends_sentence",
@@ -149,13 +150,43 @@ def clean_tail(
 ) -> list[HypWord]:
     """Drop text the audio has no room for (:func:`drop_squeezed`), instant copies of the
     word before (:func:`drop_echoes`), loop repeats (also of the forced ``context`` words
-    before them) and a zero-length last word against the end
-    of the audio (alignment puts words Whisper invented past the speech there)."""
+    before them), a zero-length last word against the end of the audio (alignment puts
+    words Whisper invented past the speech there) and a loop's first words at the end
+    (:func:`drop_restart`)."""
     kept = drop_echoes(drop_squeezed(words), context[-1:])
     out = truncate_loops([*context, *kept], start=len(context))[len(context) :]
     while out and out[-1].t1 - out[-1].t0 < 0.04 and out[-1].t0 >= audio_end - 0.1:
         out.pop()
-    return out
+    return drop_restart([*context, *out], start=len(context))[len(context) :]
+
+
+def drop_restart(words: Sequence[HypWord], *, start: int = 0) -> list[HypWord]:
+    """Drop the last word or two when they start the sentence just ended over again, each
+    in under 0.1 s: the first words of a loop that ran out of audio, which
+    :func:`truncate_loops` cannot see in fewer than three words. On jfk the final beam
+    wrote "Ask what you can do for your country." and then "Ask" in 60 ms of the crowd
+    noise after it, and that "Ask" was captioned as a sentence of its own. A speaker who
+    starts a sentence the same way again takes time for the words. Only words at or after
+    ``start`` go."""
+    for m in (2, 1):
+        j = len(words) - m
+        if j < max(start, 1) or not ends_sentence(words[j - 1].text):
+            continue
+        tail = words[j:]
+        if any(w.t1 - w.t0 >= _SHORT_WORD for w in tail):
+            continue
+        i = j - 1  # the first word of the sentence that ends before the tail
+        while i > 0 and not ends_sentence(words[i - 1].text):
+            i -= 1
+        if j - i > m and [norm_word(w.text) for w in words[i : i + m]] == [
+            norm_word(w.text) for w in tail
+        ]:
+            return list(words[:j])
+    return list(words)
+
+
+#: Shorter than any word really spoken: 0.1 s.
+_SHORT_WORD = 0.1
 
 
 def drop_squeezed(words: Sequence[HypWord]) -> list[HypWord]:
