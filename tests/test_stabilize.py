@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loquilex.asr._engine import HypWord
+from loquilex.asr._engine import Hypothesis, HypWord
 from loquilex.asr._stabilize import (
     clean_tail,
     drop_echoes,
@@ -11,6 +11,7 @@ from loquilex.asr._stabilize import (
     drop_squeezed,
     ends_final,
     ends_sentence,
+    is_hallucination,
     says_again,
     sentence_breaks,
     skipped,
@@ -92,6 +93,26 @@ def test_a_sentence_started_over_in_no_time_at_the_end_is_a_loop() -> None:
         *sentence,
         *_hyp(("Ask", 10.76, 10.82)),
     ]
+
+
+def test_one_word_looped_in_audio_no_voice_model_heard_is_no_speech() -> None:
+    # A breath after a sentence (test_streaming_realistic, -44 dBFS, on an AVX-512 machine,
+    # 2026-12-07): the final beam wrote "No." seven times, sure of itself in the loop.
+    looped = _hyp(("No.", 8.15, 8.67), *[("No.", 9.09, 9.09)] * 6)
+    hyp = Hypothesis(tuple(looped), avg_logprob=-0.61, no_speech_prob=0.57, compression_ratio=2.0)
+    unvoiced = {"unvoiced_no_speech_threshold": 0.7, "unvoiced_logprob_threshold": -0.75}
+    assert is_hallucination(hyp, **unvoiced, unvoiced_loop_words=3)
+    assert not is_hallucination(hyp, **unvoiced)  # what let it through
+    assert not is_hallucination(hyp)  # where a voice model heard speech, it may be speech
+    # Whispered words that are not one word over and over stay, and so do forced words.
+    said = Hypothesis(
+        tuple(_hyp(("No,", 0.0, 0.3), ("no,", 0.3, 0.6), ("I", 0.7, 0.8), ("did.", 0.8, 1.1))),
+        avg_logprob=-0.4,
+        no_speech_prob=0.3,
+    )
+    assert not is_hallucination(said, **unvoiced, unvoiced_loop_words=3)
+    forced = Hypothesis(tuple(looped[:4]), prefix_len=3, avg_logprob=-0.4, no_speech_prob=0.3)
+    assert not is_hallucination(forced, **unvoiced, unvoiced_loop_words=3)
 
 
 def test_one_short_word_is_not_squeezed_text() -> None:

@@ -83,6 +83,7 @@ def is_hallucination(
     compression_threshold: float = 2.4,
     unvoiced_no_speech_threshold: float | None = None,
     unvoiced_logprob_threshold: float | None = None,
+    unvoiced_loop_words: int | None = None,
 ) -> bool:
     """Whisper's own rejection rules: silence-like and low-confidence, or too repetitive.
 
@@ -98,6 +99,10 @@ def is_hallucination(
     sentences (no-speech 0.34-0.44) came out as "Thank you." at -0.84 and "Bye bye." at
     -0.80 with the final beam, and as longer made-up text under -0.9 with the partial one;
     whispered sentences decode at -0.19 to -0.73.
+    ``unvoiced_loop_words``, also for such audio: a decode that is one word said that many
+    times or more is rejected. A breath after a sentence came out as "No." and six more
+    copies of it (no-speech 0.57, log-probability -0.61 with the final beam: a loop is
+    sure of itself), too short a text for the compression ratio to show the loop.
     """
     if hyp.no_speech_prob > no_speech_threshold and hyp.avg_logprob < logprob_threshold:
         return True
@@ -107,6 +112,10 @@ def is_hallucination(
         return True
     if unvoiced_logprob_threshold is not None and hyp.avg_logprob < unvoiced_logprob_threshold:
         return True
+    if unvoiced_loop_words is not None:
+        said = [norm_word(w.text) for w in hyp.words[hyp.prefix_len :]]
+        if len(said) >= unvoiced_loop_words and len(set(said)) == 1:
+            return True
     if hyp.compression_ratio <= compression_threshold:
         return False
     kept = truncate_loops(hyp.words[hyp.prefix_len :])

@@ -153,6 +153,10 @@ class _Utterance:
     last_partial: tuple[str, str] | None = None
 
 
+#: In audio no voice model heard, a decode that is one word this many times is a loop.
+_LOOP_WORDS = 3
+
+
 def _join(words: list[Word] | tuple[Word, ...]) -> str:
     return " ".join(w.w for w in words if w.w)
 
@@ -531,6 +535,7 @@ class StreamingASR:
             logprob_threshold=cfg.logprob_threshold,
             unvoiced_no_speech_threshold=None if voiced else cfg.unvoiced_no_speech_threshold,
             unvoiced_logprob_threshold=None if voiced else cfg.unvoiced_logprob_threshold,
+            unvoiced_loop_words=None if voiced else _LOOP_WORDS,
         ):
             self.stats.rejected_decodes += 1
             logger.debug(
@@ -551,9 +556,12 @@ class StreamingASR:
         ]
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s decode at %.2f s: %s",
+                "%s decode at %.2f s (no_speech %.2f, logprob %.2f, %s): %s",
                 "final" if final else "partial",
                 end / SAMPLE_RATE,
+                hyp.no_speech_prob,
+                hyp.avg_logprob,
+                "voiced" if voiced else "unvoiced",
                 " ".join(f"{w.text}@{w.t0 + offset:.2f}-{w.t1 + offset:.2f}" for w in hyp.words),
             )
         # A fresh utterance after a pause may re-hear the end of the final before it, and
