@@ -536,3 +536,34 @@ def test_a_revision_of_early_guesses_stands_when_forcing_them_would_lose_words()
     assert " ".join(f.text for f in finals) == " ".join(words)
     assert asr.stats.skips_kept == 0
     assert any(call["prefix"][:2] == guess for call in engine.calls)  # it was tried
+
+
+def test_a_revision_of_early_guesses_stands_when_forcing_them_recovers_no_word() -> None:
+    """voices-2, replay of 2026-12-08: two early decodes agreed on "let's try the misnive"
+    and the next, with more audio, heard "last item is the off-site". Forced, the guess
+    went on word for word as the revision did, held as many words, and was kept: "let's
+    try the misnive sight in October" was captioned. A skip loses words, so the forced
+    decode must hold more words than the suspect one; here ("you bet let's try on" for "do
+    that last item is") it holds only as many, and the revision stands."""
+    words, audio, asr, engine = _speaking(
+        "okay everyone great lets do that last item is the offsite in october so book early."
+    )
+    original = engine.decode
+    said, guess = ["do", "that", "last", "item", "is"], ["you", "bet", "lets", "try", "on"]
+    unforced = itertools.count()
+
+    def decode(audio: npt.NDArray[np.float32], **kw: object) -> object:
+        hyp = original(audio, **kw)  # type: ignore[arg-type]
+        forced = list(kw.get("prefix", ()))  # type: ignore[call-overload]
+        texts = [w.text for w in hyp.words]
+        if "last" in texts and guess[0] not in forced and next(unforced) < 3:
+            at = texts.index(said[0])
+            heard = [replace(w, text=t) for w, t in zip(hyp.words[at:], guess, strict=False)]
+            return replace(hyp, words=(*hyp.words[:at], *heard, *hyp.words[at + len(heard) :]))
+        return hyp  # forced, the guess goes on word for word
+
+    engine.decode = decode  # type: ignore[method-assign]
+    finals = _finals(_run(asr, audio))
+    assert " ".join(f.text for f in finals) == " ".join(words)
+    assert asr.stats.skips_kept == 0
+    assert any(call["prefix"][:2] == guess[:2] for call in engine.calls)  # it was tried

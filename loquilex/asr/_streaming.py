@@ -577,11 +577,12 @@ class StreamingASR:
     ) -> tuple[list[Word], str, float]:
         """:meth:`_decode`, and again if the decode skipped the words the two decodes before
         it agreed on (held back only by the commit lag), with those words stable and forced.
-        The second decode is kept if the agreed words and what it hears after them hold at
-        least as many words as the first decode did, and it does not start by saying them
-        again; otherwise the first decode revised
-        early guesses ("I fly, I'm flying" → "My flight, then, …"), or the forced words did
-        not fit the audio, and it stands."""
+        The second decode is kept if the agreed words and what it hears after them hold more
+        words than the first decode did (a skip loses words; forced back over a revision
+        word for word, a guess only holds as many), and it does not start by saying them
+        again; otherwise the first decode revised early guesses ("I fly, I'm flying" → "My
+        flight, then, …", "let's try the misnive" → "last item is the off-site"), or the
+        forced words did not fit the audio, and it stands."""
         words, extension, logprob = self._decode(utt, end, final=final)
         held = utt.unconfirmed[: utt.agreed]
         if not skipped(held, words):
@@ -593,7 +594,7 @@ class StreamingASR:
         # An exact repeat of the forced words is dropped as the decode's overlap; a decode
         # that still starts by saying some of them again did not take them for their audio.
         after, after_extension, after_logprob = self._decode(utt, end, final=final)
-        keep = len(held) + len(after) >= len(words) and not says_again(held, after)
+        keep = len(held) + len(after) > len(words) and not says_again(held, after)
         logger.debug(
             "decode at %.2f s skipped agreed [%s] (it said: %s); with them forced: %s (%s)",
             end / SAMPLE_RATE,
