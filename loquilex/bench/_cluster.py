@@ -1,7 +1,8 @@
 """``loquilex bench cluster``: cluster mode measured with real parts on one machine.
 
 Debian's ``redis-server`` and real ``loquilex serve`` node processes, each started as a
-user would start it, and real WebSocket viewers in this process:
+user would start it, and real WebSocket viewers (for the fan-out, dealt out to a few viewer
+processes of their own, as viewers on their own machines would be):
 
 1. **Fan-out.** One real captioning session (the recording fed at real time over
    ``/stream`` to node A); the viewers split evenly between node A (local delivery) and
@@ -22,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import re
 import signal
 import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -155,30 +158,89 @@ async def _until_known(node: Node, session_id: str) -> None:
     raise RuntimeError(f"node {node.name} never learned of session {session_id}")
 
 
-async def _fanout(a: Node, b: Node, pcm: bytes, viewers: int) -> dict[str, Any]:
+@dataclass
+class _Share:
+    """What one viewer process saw: each viewer's node, latencies, finals and event types,
+    and the process's CPU seconds while it watched."""
+
+    viewers: list[tuple[str, list[float], list[str], list[str]]]
+    cpu_s: float
+
+
+def _watch_share(urls: list[tuple[str, str]], conn: Connection) -> None:
+    """A viewer process: open a WebSocket per ``(node, url)``, a few at a time, say "ready",
+    watch until every one has its SESSION_ENDED, then send back a :class:`_Share`."""
+
+    async def main() -> list[Viewer]:
+        viewers = [Viewer(node) for node, _ in urls]
+        tasks = []
+        for index, ((_, url), viewer) in enumerate(zip(urls, viewers, strict=True)):
+            opened = asyncio.Event()
+            tasks.append(asyncio.create_task(watch(url, viewer, opened)))
+            await opened.wait()
+            if index % 50 == 49:
+                await asyncio.sleep(0.05)
+        conn.send("ready")
+        await asyncio.wait_for(asyncio.gather(*tasks), 600)
+        return viewers
+
+    cpu = time.process_time()
+    viewers = asyncio.run(main())
+    seen = [(v.node, v.latencies, v.finals, v.types) for v in viewers]
+    conn.send(_Share(seen, time.process_time() - cpu))
+    conn.close()
+
+
+async def _fanout(
+    a: Node, b: Node, pcm: bytes, viewers: int, processes: int
+) -> tuple[dict[str, Any], float]:
+    """The fan-out run, and the viewer processes' CPU seconds. The viewers alternate
+    between the nodes and are dealt out to ``processes`` processes: one process reading
+    every viewer's copy of an event in turn would add its own queue to the latency, which
+    viewers on machines of their own do not have."""
     sender, session_id = await _start_stream(a)
     await _until_known(b, session_id)
-    watchers = [Viewer("a" if i % 2 == 0 else "b") for i in range(viewers)]
-    tasks = []
-    for index, viewer in enumerate(watchers):
-        node = a if viewer.node == "a" else b
-        opened = asyncio.Event()
-        tasks.append(asyncio.create_task(watch(f"{node.ws}/ws/{session_id}", viewer, opened)))
-        await opened.wait()
-        if index % 50 == 49:
-            await asyncio.sleep(0.05)
-    started = time.monotonic()
-    await feed_realtime(sender, pcm)
-    async with httpx.AsyncClient() as client:
-        view = (await client.get(f"{b.url}/sessions/{session_id}/metrics")).json()
-    await sender.send(json.dumps({"type": "END_SESSION"}))
-    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    urls = [
+        ("a", f"{a.ws}/ws/{session_id}") if i % 2 == 0 else ("b", f"{b.ws}/ws/{session_id}")
+        for i in range(viewers)
+    ]
+    spawn = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    pipes, workers = [], []
+    for k in range(processes):
+        receiving, sending = spawn.Pipe(duplex=False)
+        worker = spawn.Process(target=_watch_share, args=(urls[k::processes], sending))
+        worker.start()
+        sending.close()
+        pipes.append(receiving)
+        workers.append(worker)
+    try:
+        for pipe in pipes:
+            if await loop.run_in_executor(None, pipe.recv) != "ready":
+                raise RuntimeError("a viewer process did not connect its viewers")
+        started = time.monotonic()
+        await feed_realtime(sender, pcm)
+        async with httpx.AsyncClient() as client:
+            view = (await client.get(f"{b.url}/sessions/{session_id}/metrics")).json()
+        await sender.send(json.dumps({"type": "END_SESSION"}))
+        shares: list[_Share] = [await loop.run_in_executor(None, pipe.recv) for pipe in pipes]
+    finally:
+        for worker in workers:
+            worker.join(30)
+            if worker.is_alive():
+                worker.kill()
     await sender.close()
     elapsed = time.monotonic() - started
+    watchers = [
+        Viewer(node, latencies, finals, types)
+        for share in shares
+        for node, latencies, finals, types in share.viewers
+    ]
     reference = watchers[0].finals
     return {
         "session_id": session_id,
         "elapsed_s": round(elapsed, 1),
+        "viewer_processes": processes,
         "deliveries": sum(len(v.latencies) for v in watchers),
         "events_per_viewer": len(watchers[0].latencies),
         "finals_per_viewer": len(reference),
@@ -189,7 +251,7 @@ async def _fanout(a: Node, b: Node, pcm: bytes, viewers: int) -> dict[str, Any]:
         "through_redis_node_b": summary_ms(
             [x for v in watchers if v.node == "b" for x in v.latencies]
         ),
-    }
+    }, sum(share.cpu_s for share in shares)
 
 
 async def _placement(a: Node, sessions: int) -> list[str]:
@@ -261,7 +323,7 @@ def _redis_memory(url: str, session_id: str) -> dict[str, int]:
 
 
 def run_cluster_bench(
-    audio: Path, viewers: int = 500, failover_viewers: int = 20
+    audio: Path, viewers: int = 500, failover_viewers: int = 20, viewer_processes: int = 4
 ) -> dict[str, Any]:
     pcm = read_pcm16(audio)
     with tempfile.TemporaryDirectory(prefix="lx-cluster-bench-") as tmp, ExitStack() as stack:
@@ -280,7 +342,7 @@ def run_cluster_bench(
         before = {k: sum(p.cpu_times()[:2]) for k, p in procs.items()}
         commands = _redis_commands(store.url)
         wall = time.monotonic()
-        fanout = asyncio.run(_fanout(a, b, pcm, viewers))
+        fanout, viewers_cpu_s = asyncio.run(_fanout(a, b, pcm, viewers, viewer_processes))
         wall = time.monotonic() - wall
         commands = _redis_commands(store.url) - commands
         cpu = {
@@ -289,6 +351,10 @@ def run_cluster_bench(
             )
             for k, p in procs.items()
         }
+        # The viewer processes have exited: their own account of their CPU time.
+        cpu["viewers_cpu_percent_of_one_core"] = round(
+            cpu["viewers_cpu_percent_of_one_core"] + 100 * viewers_cpu_s / wall, 1
+        )
         cpu["redis_commands_per_s"] = round(commands / wall, 1)
         memory = _redis_memory(store.url, fanout["session_id"])
         c = start_node(stack, root, store.url, "node-c")

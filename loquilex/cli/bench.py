@@ -124,6 +124,13 @@ def register(sub: Any) -> None:
     )
     cluster.add_argument("audio", type=Path, help="speech the fan-out session captions")
     cluster.add_argument("--viewers", type=int, default=500, help="split over two nodes")
+    cluster.add_argument(
+        "--viewer-processes",
+        type=int,
+        default=4,
+        help="client processes the viewers are dealt out to (1: all in one, which adds that "
+        "process's own queue to every latency)",
+    )
     cluster.add_argument("--json", type=Path, help="write the results here")
     cluster.set_defaults(handler=run_cluster)
 
@@ -414,11 +421,17 @@ def run_cluster(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.viewers < 2:
         raise CliError("--viewers must be at least 2 (one per node)")
+    if not 1 <= args.viewer_processes <= args.viewers:
+        raise CliError("--viewer-processes must be between 1 and the number of viewers")
     if shutil.which("redis-server") is None:
         raise CliError("redis-server is not installed (apt-get install redis-server)")
     # The nodes inherit this environment, so they serve with these server settings.
     server = ctx.settings.server.model_dump(include={"ws_compression", "subscriber_queue"})
-    _report(run_cluster_bench(args.audio, args.viewers), args.json, settings={"server": server})
+    _report(
+        run_cluster_bench(args.audio, args.viewers, viewer_processes=args.viewer_processes),
+        args.json,
+        settings={"server": server},
+    )
     return 0
 
 
