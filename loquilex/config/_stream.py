@@ -65,7 +65,7 @@ class StreamConfig(BaseModel):
         description="Audio a sentence end needs after it before it is final without a pause.",
     )
     clause_min_words: int = Field(
-        default=4,
+        default=6,
         ge=0,
         le=50,
         description="A comma the final beam confirms ends a final once that final has this "
