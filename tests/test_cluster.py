@@ -361,3 +361,21 @@ def test_nodes_survive_a_redis_restart_and_register_again(
         assert "unreachable" in text and "reachable; node" in text
         assert "Traceback" not in text
         assert REDIS_PASSWORD not in text  # the URL is logged without its credentials
+
+
+def test_the_fanout_bench_counts_every_viewer_of_its_viewer_processes(speech: Speech) -> None:
+    """`loquilex bench cluster` deals its viewers out to client processes of their own; every
+    viewer's events and finals come back to the report, half of them through Redis."""
+    from loquilex.bench._cluster import run_cluster_bench
+
+    result = run_cluster_bench(speech.path, viewers=6, failover_viewers=2, viewer_processes=3)
+    fanout = result["fanout"]
+    assert fanout["viewer_processes"] == 3
+    per_viewer = fanout["events_per_viewer"]
+    assert per_viewer >= len(speech.clips) and fanout["finals_per_viewer"] >= len(speech.clips)
+    assert fanout["deliveries"] == 6 * per_viewer
+    assert fanout["viewers_missing_finals"] == 0 and fanout["buffer_overflows"] == 0
+    assert fanout["through_redis_node_b"]["count"] == 3 * per_viewer
+    assert fanout["local_node_a"]["count"] == 3 * per_viewer
+    assert result["cpu"]["viewers_cpu_percent_of_one_core"] > 0
+    assert result["failover"]["lost_finals"] == 0
